@@ -1,0 +1,120 @@
+"""The contract between the HTTP layer and whatever produces tokens.
+
+A backend knows nothing of HTTP, SSE or the OpenAI wire shapes: it receives a
+validated, normalised :class:`GenerationRequest` and yields
+:data:`GenerationEvent` values for one choice. The chat-completions and
+responses endpoints both format the same events, so every backend serves both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+ToolMode = Literal["none", "auto", "required", "named"]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A callable function offered to the model (from `tools` or legacy `functions`)."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+
+
+@dataclass(slots=True)
+class GenerationRequest:
+    """A validated request, independent of which endpoint it arrived on."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    temperature: float | None = None  # None: the backend's own default
+    top_p: float | None = None
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+    functions: tuple[FunctionSpec, ...] = ()
+    tool_mode: ToolMode = "none"
+    tool_name: str | None = None  # set when tool_mode == "named"
+    parallel_tool_calls: bool = True
+    # {"type": "json_object"} or {"type": "json_schema", "json_schema": {"name", "schema", ...}}
+    response_format: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of assistant text: one token, or a few when they only make sense together."""
+
+    text: str
+    logprob: TokenLogprob | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    """The model begins a call; `index` counts calls within this choice from 0."""
+
+    index: int
+    call_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of the JSON arguments of the call at `index`."""
+
+    index: int
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Always the last event of a choice."""
+
+    reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+
+
+GenerationEvent = TextDelta | ToolCallStart | ToolCallDelta | Finish
+
+
+class Backend(Protocol):
+    """What `rillet serve` needs from a token source."""
+
+    name: str
+
+    def model_ids(self) -> list[str]:
+        """Model ids to list under /v1/models (the first is the default)."""
+        ...
+
+    def generate(self, request: GenerationRequest, choice: int) -> AsyncIterator[GenerationEvent]:
+        """Yield the events of choice number `choice`; must end with one `Finish`.
+
+        The consumer may stop early by closing the iterator (client gone): the
+        backend must then stop producing within one token and free what it holds.
+        Slow work runs off the event loop.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the model and any worker threads."""
+        ...
