@@ -1,0 +1,307 @@
+"""`OpenAI` and `AsyncOpenAI`: settings, headers and request building, shared by both.
+
+The two classes differ only in the httpx client they own and in how a request is awaited;
+`_ClientCore` does the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, TypedDict, TypeVar, Unpack
+
+import httpx
+import orjson
+
+from rillet._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECTION_LIMITS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+)
+from rillet._exceptions import OpenAIError
+from rillet._models import BaseModel
+from rillet._streaming import AsyncStream, EventDecoder, Progress, Stream
+from rillet._transport import AsyncTransport, RequestSpec, SyncTransport, parse_json
+from rillet._types import NOT_GIVEN, NotGiven, Omit, RequestOptions, is_given
+from rillet._version import __version__
+
+__all__ = ["AsyncOpenAI", "OpenAI"]
+
+M = TypeVar("M", bound=BaseModel)
+_Self = TypeVar("_Self", bound="_ClientCore")
+
+_REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
+_MISSING_KEY = (
+    "The api_key client option must be set either by passing api_key to the client or by "
+    "setting the OPENAI_API_KEY environment variable"
+)
+
+
+def _json_default(value: Any) -> Any:
+    """Let request bodies hold response models (e.g. a message sent back) and iterables."""
+    if isinstance(value, BaseModel):
+        return value.to_dict()
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(exclude_unset=True)
+    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
+
+
+class ClientSettings(TypedDict, total=False):
+    """The settings both clients take, as keyword arguments."""
+
+    api_key: str | None
+    organization: str | None
+    project: str | None
+    base_url: str | httpx.URL | None
+    timeout: float | httpx.Timeout | NotGiven | None
+    max_retries: int
+    default_headers: Mapping[str, str] | None
+    default_query: Mapping[str, object] | None
+    stream_idle_timeout: float | None
+
+
+class _ClientCore:
+    """Settings and request building; no I/O."""
+
+    api_key: str
+    organization: str | None
+    project: str | None
+    base_url: httpx.URL
+    timeout: httpx.Timeout
+    max_retries: int
+    stream_idle_timeout: float | None
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        stream_idle_timeout: float | None = None,
+    ) -> None:
+        api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            raise OpenAIError(_MISSING_KEY)
+        self.api_key = api_key
+        self.organization = organization or os.environ.get("OPENAI_ORG_ID")
+        self.project = project or os.environ.get("OPENAI_PROJECT_ID")
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = httpx.URL(str(url).rstrip("/") + "/")
+        self.timeout = DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else _as_timeout(timeout)
+        self.max_retries = max_retries
+        self._custom_headers = dict(default_headers or {})
+        self._custom_query = dict(default_query or {})
+        self.stream_idle_timeout = stream_idle_timeout
+
+    @property
+    def default_headers(self) -> dict[str, str]:
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": f"rillet/{__version__}",
+            "Authorization": f"Bearer {self.api_key}",
+        }
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        if self.project:
+            headers["OpenAI-Project"] = self.project
+        headers.update(self._custom_headers)
+        return headers
+
+    @property
+    def default_query(self) -> dict[str, object]:
+        return dict(self._custom_query)
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "organization": self.organization,
+            "project": self.project,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self._custom_headers,
+            "default_query": self._custom_query,
+            "stream_idle_timeout": self.stream_idle_timeout,
+        }
+
+    def _spec(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, Any] | None = None,
+    ) -> RequestSpec:
+        """Split an endpoint call's keyword arguments into the body and the request options."""
+        body: dict[str, Any] = {}
+        options: dict[str, Any] = {}
+        for key, value in (params or {}).items():
+            if key in _REQUEST_OPTIONS:
+                options[key] = value
+            elif is_given(value):
+                body[key] = value
+        extra_body = options.get("extra_body")
+        if isinstance(extra_body, Mapping):
+            body.update(extra_body)
+
+        headers = self.default_headers
+        for key, header in (options.get("extra_headers") or {}).items():
+            if isinstance(header, Omit):
+                headers.pop(key, None)
+            else:
+                headers[key] = header
+        query_params = {**self._custom_query, **(query or {}), **(options.get("extra_query") or {})}
+
+        timeout = options.get("timeout", NOT_GIVEN)
+        idle = options.get("stream_idle_timeout", NOT_GIVEN)
+        stream = bool(body.get("stream"))
+        return RequestSpec(
+            method=method,
+            url=str(self.base_url.join(path.lstrip("/"))),
+            headers=headers,
+            params={k: v for k, v in query_params.items() if is_given(v)},
+            content=orjson.dumps(body, default=_json_default) if method != "GET" else None,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else _as_timeout(timeout),
+            max_retries=options.get("max_retries", self.max_retries),
+            stream=stream,
+            idle_timeout=self.stream_idle_timeout if isinstance(idle, NotGiven) else idle,
+        )
+
+
+def _check_params(method: str, params: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = [k for k in params if k not in allowed and k not in _REQUEST_OPTIONS]
+    if unknown:
+        raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
+
+
+class OpenAI(_ClientCore):
+    """The synchronous client. Use as a context manager, or call `close()`, to free connections."""
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        connection_limits: httpx.Limits | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> None:
+        super().__init__(**settings)
+        self._http = http_client or httpx.Client(
+            timeout=self.timeout,
+            limits=connection_limits or DEFAULT_CONNECTION_LIMITS,
+            follow_redirects=True,
+        )
+        self._transport = SyncTransport(self._http)
+
+        from rillet.resources.chat import Chat
+        from rillet.resources.models import Models
+
+        self.chat = Chat(self)
+        self.models = Models(self)
+
+    def _call(
+        self,
+        spec: RequestSpec,
+        cast_to: type[M],
+        item: Callable[[dict[str, Any]], Any] | None = None,
+        progress: Callable[[], Progress] = Progress,
+    ) -> Any:
+        response = self._transport.send(spec)
+        if spec.stream and item is not None:
+            decoder = EventDecoder(response, item, progress())
+            return Stream(response, decoder, spec.idle_timeout)
+        return cast_to.construct(parse_json(response))
+
+    def with_options(self, **overrides: Any) -> OpenAI:
+        """A copy with some settings changed; it shares this client's connection pool."""
+        settings = {**self._settings(), "http_client": self._http, **overrides}
+        return OpenAI(**settings)
+
+    copy = with_options
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> OpenAI:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncOpenAI(_ClientCore):
+    """The asynchronous client. Use `async with`, or `await close()`, to free connections."""
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        connection_limits: httpx.Limits | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> None:
+        super().__init__(**settings)
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self.timeout,
+            limits=connection_limits or DEFAULT_CONNECTION_LIMITS,
+            follow_redirects=True,
+        )
+        self._transport = AsyncTransport(self._http)
+
+        from rillet.resources.chat import AsyncChat
+        from rillet.resources.models import AsyncModels
+
+        self.chat = AsyncChat(self)
+        self.models = AsyncModels(self)
+
+    async def _call(
+        self,
+        spec: RequestSpec,
+        cast_to: type[M],
+        item: Callable[[dict[str, Any]], Any] | None = None,
+        progress: Callable[[], Progress] = Progress,
+    ) -> Any:
+        response = await self._transport.send(spec)
+        if spec.stream and item is not None:
+            decoder = EventDecoder(response, item, progress())
+            return AsyncStream(response, decoder, spec.idle_timeout)
+        return cast_to.construct(parse_json(response))
+
+    def with_options(self, **overrides: Any) -> AsyncOpenAI:
+        """A copy with some settings changed; it shares this client's connection pool."""
+        settings = {**self._settings(), "http_client": self._http, **overrides}
+        return AsyncOpenAI(**settings)
+
+    copy = with_options
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    async def __aenter__(self) -> AsyncOpenAI:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

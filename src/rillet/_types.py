@@ -1,0 +1,74 @@
+"""Sentinels and option shapes shared by every request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+import httpx
+
+__all__ = [
+    "NOT_GIVEN",
+    "Body",
+    "Headers",
+    "NotGiven",
+    "Omit",
+    "Query",
+    "RequestOptions",
+    "Timeout",
+    "not_given",
+    "omit",
+]
+
+
+class NotGiven:
+    """Marks a parameter the caller did not pass, where `None` is itself a meaningful value."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = not_given = NotGiven()
+
+
+class Omit:
+    """Passed as a header value, removes a default header from the request."""
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "omit"
+
+
+omit = Omit()
+
+Timeout = float | httpx.Timeout | None
+Headers = Mapping[str, str | Omit]
+Query = Mapping[str, object]
+Body = object
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call settings every endpoint method accepts besides its API parameters."""
+
+    extra_headers: Headers | None
+    extra_query: Query | None
+    extra_body: Body | None
+    timeout: float | httpx.Timeout | NotGiven | None
+    stream_idle_timeout: float | NotGiven | None
+    max_retries: int
+
+
+def is_given(value: Any) -> bool:
+    return not isinstance(value, (NotGiven, Omit))

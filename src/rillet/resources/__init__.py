@@ -1,0 +1,1 @@
+"""API resources: `client.chat.completions`, `client.models`, `client.responses`."""

@@ -1,0 +1,131 @@
+"""`client.chat.completions.create(...)`, sync and async."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
+
+from rillet._streaming import AsyncStream, Stream
+from rillet._types import NotGiven, RequestOptions
+from rillet.resources._resource import Resource
+from rillet.types.chat import ChatCompletion, ChatCompletionChunk
+
+if TYPE_CHECKING:
+    from rillet._client import AsyncOpenAI, OpenAI
+
+__all__ = ["AsyncChat", "AsyncCompletions", "Chat", "ChatCompletionCreateParams", "Completions"]
+
+
+class ChatCompletionCreateParams(RequestOptions, total=False):
+    """The Chat Completions parameters (besides `stream`), each a keyword argument."""
+
+    model: Required[str]
+    messages: Required[Iterable[Mapping[str, Any]]]
+    stream_options: Mapping[str, Any] | NotGiven | None
+    tools: Iterable[Mapping[str, Any]] | NotGiven
+    tool_choice: str | Mapping[str, Any] | NotGiven
+    parallel_tool_calls: bool | NotGiven
+    functions: Iterable[Mapping[str, Any]] | NotGiven
+    function_call: str | Mapping[str, Any] | NotGiven
+    n: int | NotGiven | None
+    max_tokens: int | NotGiven | None
+    max_completion_tokens: int | NotGiven | None
+    temperature: float | NotGiven | None
+    top_p: float | NotGiven | None
+    stop: str | list[str] | NotGiven | None
+    seed: int | NotGiven | None
+    logprobs: bool | NotGiven | None
+    top_logprobs: int | NotGiven | None
+    response_format: Mapping[str, Any] | NotGiven
+    user: str | NotGiven
+    metadata: Mapping[str, str] | NotGiven | None
+    frequency_penalty: float | NotGiven | None
+    presence_penalty: float | NotGiven | None
+    logit_bias: Mapping[str, int] | NotGiven | None
+    modalities: list[str] | NotGiven | None
+    prediction: Mapping[str, Any] | NotGiven | None
+    reasoning_effort: str | NotGiven | None
+    service_tier: str | NotGiven | None
+    store: bool | NotGiven | None
+    audio: Mapping[str, Any] | NotGiven | None
+    prompt_cache_key: str | NotGiven
+    safety_identifier: str | NotGiven
+    verbosity: str | NotGiven | None
+    web_search_options: Mapping[str, Any] | NotGiven
+
+
+_PARAMS = frozenset(ChatCompletionCreateParams.__annotations__) | {"stream"}
+_PATH = "/chat/completions"
+
+
+def _spec_args(params: dict[str, Any], stream: bool | None) -> dict[str, Any]:
+    from rillet._client import _check_params
+
+    _check_params("create", params, _PARAMS)
+    if stream is not None:
+        params["stream"] = stream
+    return params
+
+
+class Completions(Resource["OpenAI"]):
+    @overload
+    def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
+    ) -> Stream[ChatCompletionChunk]: ...
+
+    @overload
+    def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion: ...
+
+    @overload
+    def create(
+        self, *, stream: bool, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
+
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        spec = self._client._spec("POST", _PATH, _spec_args(dict(params), stream))
+        result: ChatCompletion | Stream[ChatCompletionChunk] = self._client._call(
+            spec, ChatCompletion, ChatCompletionChunk.construct
+        )
+        return result
+
+
+class AsyncCompletions(Resource["AsyncOpenAI"]):
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
+    ) -> AsyncStream[ChatCompletionChunk]: ...
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self, *, stream: bool, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        spec = self._client._spec("POST", _PATH, _spec_args(dict(params), stream))
+        result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._client._call(
+            spec, ChatCompletion, ChatCompletionChunk.construct
+        )
+        return result
+
+
+class Chat(Resource["OpenAI"]):
+    def __init__(self, client: OpenAI) -> None:
+        super().__init__(client)
+        self.completions = Completions(client)
+
+
+class AsyncChat(Resource["AsyncOpenAI"]):
+    def __init__(self, client: AsyncOpenAI) -> None:
+        super().__init__(client)
+        self.completions = AsyncCompletions(client)

@@ -1,0 +1,77 @@
+"""`client.models.list()` and `client.models.retrieve(id)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Unpack
+from urllib.parse import quote
+
+from rillet._models import BaseModel
+from rillet._types import RequestOptions
+from rillet.resources._resource import Resource
+from rillet.types.model import Model
+
+if TYPE_CHECKING:
+    from rillet._client import AsyncOpenAI
+
+__all__ = ["AsyncModels", "Models", "ModelsPage"]
+
+
+class ModelsPage(BaseModel):
+    """The model list; iterate it for the models, as with the official client's page."""
+
+    object: str
+    data: list[Model]
+
+    def __iter__(self) -> Iterator[Model]:
+        return iter(self.data or [])
+
+
+def _path(model: str) -> str:
+    if not model:
+        raise ValueError("Expected a non-empty value for `model`")
+    return f"/models/{quote(model, safe='')}"
+
+
+class Models(Resource["OpenAI"]):
+    def list(self, **options: Unpack[RequestOptions]) -> ModelsPage:
+        page: ModelsPage = self._client._call(
+            self._client._spec("GET", "/models", options), ModelsPage
+        )
+        return page
+
+    def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
+        spec = self._client._spec("GET", _path(model), options)
+        result: Model = self._client._call(spec, Model)
+        return result
+
+
+class AsyncModelsList:
+    """`await` it for the page, or `async for` over it for the models (as officially)."""
+
+    def __init__(self, client: AsyncOpenAI, options: RequestOptions) -> None:
+        self._client = client
+        self._options = options
+
+    async def _fetch(self) -> ModelsPage:
+        page: ModelsPage = await self._client._call(
+            self._client._spec("GET", "/models", self._options), ModelsPage
+        )
+        return page
+
+    def __await__(self) -> Generator[object, None, ModelsPage]:
+        return self._fetch().__await__()
+
+    async def __aiter__(self) -> AsyncIterator[Model]:
+        for model in await self._fetch():
+            yield model
+
+
+class AsyncModels(Resource["AsyncOpenAI"]):
+    def list(self, **options: Unpack[RequestOptions]) -> AsyncModelsList:
+        return AsyncModelsList(self._client, options)
+
+    async def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
+        spec = self._client._spec("GET", _path(model), options)
+        result: Model = await self._client._call(spec, Model)
+        return result

@@ -1,0 +1,15 @@
+from rillet.types.chat.chat_completion import ChatCompletion
+from rillet.types.chat.chat_completion_chunk import ChatCompletionChunk
+from rillet.types.chat.chat_completion_message import (
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+)
+from rillet.types.chat.chat_completion_token_logprob import ChatCompletionTokenLogprob
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "ChatCompletionTokenLogprob",
+]
