@@ -1,0 +1,108 @@
+"""The ASGI application behind `rillet serve`.
+
+Starlette supplies routing, lifespan and the last-resort error handling; the
+endpoints themselves are small functions over the shared pieces (validation,
+errors, the SSE response), which the Responses API endpoint reuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from rillet.server.asgi import new_request_id
+from rillet.server.auth import BearerAuth
+from rillet.server.backends.base import Backend
+from rillet.server.chat import chat_completions
+from rillet.server.context import ServerConfig, ServerContext
+from rillet.server.errors import APIError, error_body, internal_error
+from rillet.server.models import list_models, retrieve_model
+
+logger = logging.getLogger("rillet.server")
+
+OPEN_PATHS = frozenset({"/health"})
+
+
+def create_app(
+    backend: Backend,
+    config: ServerConfig | None = None,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Build the app; `extra_routes` lets other endpoints (e.g. /v1/responses) join it."""
+    config = config or ServerConfig()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await backend.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", retrieve_model, methods=["GET"]),
+            *extra_routes,
+        ],
+        middleware=[Middleware(BearerAuth, api_key=config.api_key, open_paths=OPEN_PATHS)],
+        exception_handlers={
+            APIError: api_error_response,
+            HTTPException: http_error_response,
+            Exception: unexpected_error_response,
+        },
+        lifespan=lifespan,
+    )
+    app.state.rillet = ServerContext(config=config, backend=backend)
+    return app
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def error_response(error: APIError) -> Response:
+    headers = {"x-request-id": new_request_id(), **error.headers}
+    return Response(
+        orjson.dumps(error.body()),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def api_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return error_response(exc)
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """Router-level failures (unknown route, wrong method) in OpenAI's shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"Invalid URL ({request.method} {request.url.path})"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed for {request.url.path}"
+    else:
+        message = str(exc.detail)
+    error = APIError(exc.status_code, message, headers=dict(exc.headers or {}))
+    return error_response(error)
+
+
+async def unexpected_error_response(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error for %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(internal_error())
+
+
+__all__ = ["ServerConfig", "create_app", "error_body"]

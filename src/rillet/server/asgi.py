@@ -1,0 +1,65 @@
+"""Small ASGI helpers shared by every endpoint: whole responses, bounded bodies, request ids."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["Receive", "Scope", "Send", "new_request_id", "read_body", "send_bytes"]
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    raw = [
+        (b"content-type", content_type.encode("latin-1")),
+        (b"content-length", str(len(body)).encode("latin-1")),
+    ]
+    if headers:
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the configured limit."""
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """Read the whole request body, refusing more than `limit` bytes.
+
+    Returns None when the client disconnected before sending it all. The declared
+    Content-Length is checked first so an oversized upload is refused unread.
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                raise BodyTooLarge
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)

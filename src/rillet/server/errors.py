@@ -1,0 +1,105 @@
+"""OpenAI-shaped errors: one exception type for every client-visible failure.
+
+Handlers raise :class:`APIError`; the app turns it into
+``{"error": {"message", "type", "param", "code"}}`` with the matching status, so
+every endpoint (chat completions, responses, models) fails the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from rillet.server.asgi import Send, send_bytes
+
+INVALID_REQUEST = "invalid_request_error"
+
+
+class APIError(Exception):
+    """A failure to report to the client with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = INVALID_REQUEST,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.message, type=self.type, param=self.param, code=self.code)
+
+
+def error_body(
+    message: str,
+    *,
+    type: str = INVALID_REQUEST,
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
+    return APIError(400, message, param=param, code=code)
+
+
+def missing_parameter(param: str) -> APIError:
+    return bad_request(
+        f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
+    )
+
+
+def invalid_type(param: str, expected: str, value: object) -> APIError:
+    return bad_request(
+        f"Invalid type for '{param}': expected {expected}, but got {_json_type(value)}.",
+        param=param,
+        code="invalid_type",
+    )
+
+
+def internal_error() -> APIError:
+    """The generic 500: the traceback goes to the server log, never to the client."""
+    return APIError(
+        500,
+        "The server had an error while processing your request.",
+        type="server_error",
+        code="internal_error",
+    )
+
+
+async def send_error(send: Send, error: APIError, request_id: str | None = None) -> None:
+    """Send `error` as a complete JSON response (usable outside Starlette, e.g. in middleware)."""
+    headers = dict(error.headers)
+    if request_id is not None:
+        headers["x-request-id"] = request_id
+    await send_bytes(send, error.status, orjson.dumps(error.body()), "application/json", headers)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -1,0 +1,80 @@
+"""Start `rillet serve` as a real subprocess for integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) \(backend: [^)]*\)$")
+
+
+@contextlib.contextmanager
+def run_server(
+    *cli_args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+) -> Iterator[str]:
+    """Run `python -m rillet serve --port 0 *cli_args`; yield its base URL (…/v1).
+
+    `env` entries are added to the current environment. On exit the server gets
+    SIGINT (its Ctrl-C path) and is killed if it has not stopped within 10 s.
+    """
+    command = [sys.executable, "-m", "rillet", "serve", "--port", "0", *cli_args]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    stderr: list[str] = []
+    drain = threading.Thread(target=_collect, args=(process.stderr, stderr), daemon=True)
+    drain.start()
+    try:
+        url = _wait_for_listening(process, timeout)
+        if url is None:
+            process.kill()
+            process.wait()
+            drain.join(5)
+            raise RuntimeError(
+                f"`{' '.join(command)}` exited with {process.returncode} before listening:\n"
+                + "".join(stderr)
+            )
+        threading.Thread(target=_collect, args=(process.stdout, []), daemon=True).start()
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_for_listening(process: subprocess.Popen[str], timeout: float) -> str | None:
+    assert process.stdout is not None
+    found: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            match = LISTENING.match(line.strip())
+            if match:
+                found.append(match.group(1))
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not found and process.poll() is None:
+        process.kill()
+    return found[0] if found else None
+
+
+def _collect(stream: Iterator[str], sink: list[str]) -> None:
+    sink.extend(stream)  # keeps the pipe drained so the server never blocks on a log write
