@@ -83,9 +83,7 @@ class Connection:
         self, status: int, body: bytes, content_type: str = "application/json", **headers: str
     ) -> None:
         extra = {k.replace("_", "-"): v for k, v in headers.items()}
-        self.head(
-            status, {"content-type": content_type, "content-length": str(len(body)), **extra}
-        )
+        self.head(status, {"content-type": content_type, "content-length": str(len(body)), **extra})
         self.send(body)
 
     def json(self, status: int, obj: Any, **headers: str) -> None:
@@ -116,8 +114,15 @@ class Connection:
         self.sock.close()
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 @dataclass

@@ -11,13 +11,18 @@ MESSAGES = [{"role": "user", "content": "Hello!"}]
 MODES = ("sync", "async")
 
 
-def stream_all(mode: str, base_url: str, client_kwargs: dict[str, Any] | None = None,
-               **create: Any) -> list[Any]:
+def stream_all(
+    mode: str, base_url: str, client_kwargs: dict[str, Any] | None = None, **create: Any
+) -> list[Any]:
     """Every item of one streamed chat completion."""
     create.setdefault("model", "gpt-4")
     create.setdefault("messages", MESSAGES)
-    settings = {"api_key": "sk-test", "base_url": base_url, "max_retries": 0,
-                **(client_kwargs or {})}
+    settings = {
+        "api_key": "sk-test",
+        "base_url": base_url,
+        "max_retries": 0,
+        **(client_kwargs or {}),
+    }
     if mode == "sync":
         with rillet.OpenAI(**settings) as client:
             return list(client.chat.completions.create(stream=True, **create))
@@ -30,13 +35,18 @@ def stream_all(mode: str, base_url: str, client_kwargs: dict[str, Any] | None = 
     return asyncio.run(main())
 
 
-def complete(mode: str, base_url: str, client_kwargs: dict[str, Any] | None = None,
-             **create: Any) -> Any:
+def complete(
+    mode: str, base_url: str, client_kwargs: dict[str, Any] | None = None, **create: Any
+) -> Any:
     """One non-streamed chat completion."""
     create.setdefault("model", "gpt-4")
     create.setdefault("messages", MESSAGES)
-    settings = {"api_key": "sk-test", "base_url": base_url, "max_retries": 0,
-                **(client_kwargs or {})}
+    settings = {
+        "api_key": "sk-test",
+        "base_url": base_url,
+        "max_retries": 0,
+        **(client_kwargs or {}),
+    }
     if mode == "sync":
         with rillet.OpenAI(**settings) as client:
             return client.chat.completions.create(**create)

@@ -1,0 +1,287 @@
+"""Chat streaming through rillet's clients, sync and async, against the canned loopback server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import rillet
+from tests.integration.canned import CannedServer
+from tests.integration.drive import MODES, complete, stream_all
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stream_yields_typed_chunks_in_order(canned: CannedServer, mode: str) -> None:
+    chunks = stream_all(mode, canned.base_url("story"))
+    assert [c.choices[0].delta.content for c in chunks] == [f"w{i} " for i in range(5)] + [None]
+    first, last = chunks[0], chunks[-1]
+    assert isinstance(first, rillet.types.chat.ChatCompletionChunk)
+    assert first.id == "chatcmpl-canned"
+    assert first.object == "chat.completion.chunk"
+    assert first.created == 1700000000
+    assert first.model == "canned-model"
+    assert first.system_fingerprint == "fp_canned"
+    assert first.choices[0].delta.role == "assistant"
+    assert first.choices[0].delta.tool_calls is None
+    assert last.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("scenario", "error", "words"),
+    [
+        ("truncated", rillet.IncompleteStreamError, "ended without [DONE]"),
+        ("one-of-two", rillet.IncompleteStreamError, "choice(s) 1"),
+        ("cut", rillet.APIConnectionError, "incomplete chunked read"),
+        ("reset", rillet.APIConnectionError, "Connection error"),
+        ("malformed", rillet.APIResponseValidationError, "Malformed JSON"),
+        ("wrong-shape", rillet.APIResponseValidationError, "unexpected shape"),
+        ("non-sse-200", rillet.APIResponseValidationError, "got application/json"),
+        ("html-200", rillet.APIResponseValidationError, "got text/html"),
+        ("html502", rillet.InternalServerError, "502 Bad Gateway"),
+        ("error-event", rillet.APIError, "the model crashed"),
+    ],
+)
+def test_bad_streams_raise_typed_errors(
+    canned: CannedServer, mode: str, scenario: str, error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error) as info:
+        stream_all(mode, canned.base_url(scenario))
+    assert words in str(info.value)
+    assert isinstance(info.value, rillet.OpenAIError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_incomplete_stream_is_a_connection_error(canned: CannedServer, mode: str) -> None:
+    """Code written for the official client catches truncation with its usual clause."""
+    with pytest.raises(rillet.APIConnectionError):
+        stream_all(mode, canned.base_url("truncated"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_finish_reason_on_every_choice_is_enough_without_done(
+    canned: CannedServer, mode: str
+) -> None:
+    chunks = stream_all(mode, canned.base_url("finished-no-done"))
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    both = stream_all(mode, canned.base_url("two-choices"))
+    assert {c.choices[0].index for c in both} == {0, 1}
+    assert [c.choices[0].finish_reason for c in both[2:]] == ["stop", "length"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sse_framing_edge_cases(canned: CannedServer, mode: str) -> None:
+    """CRLF ends, a BOM, comments, split multi-byte characters, data after [DONE] ignored."""
+    chunks = stream_all(mode, canned.base_url("odd-framing"))
+    assert [c.choices[0].delta.content for c in chunks] == ["caf\u00e9 \u2603 ", "\U0001f916 robot"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unknown_fields_are_kept(canned: CannedServer, mode: str) -> None:
+    first = stream_all(mode, canned.base_url("extra-fields"))[0]
+    assert first.server_extra == {"shard": 3}
+    assert first.choices[0].delta.reasoning_content == "thinking"
+    sent = first.to_dict()
+    assert sent["server_extra"] == {"shard": 3}
+    assert sent["choices"][0]["delta"] == {
+        "content": "Hi",
+        "role": "assistant",
+        "reasoning_content": "thinking",
+    }
+    assert json.loads(first.to_json()) == sent
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_idle_timeout_raises_when_a_stream_stalls(canned: CannedServer, mode: str) -> None:
+    with pytest.raises(rillet.StreamIdleTimeoutError) as info:
+        stream_all(mode, canned.base_url("stall"), client_kwargs={"stream_idle_timeout": 0.4})
+    assert isinstance(info.value, rillet.APITimeoutError)
+    assert "0.4" in str(info.value)
+    # Per call, and a steady slow stream never trips it.
+    with pytest.raises(rillet.StreamIdleTimeoutError):
+        stream_all(mode, canned.base_url("stall"), stream_idle_timeout=0.4)
+    chunks = stream_all(mode, canned.base_url("slow-steady"), stream_idle_timeout=0.6)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_without_idle_timeout_a_stall_is_waited_out(canned: CannedServer, mode: str) -> None:
+    chunks = stream_all(mode, canned.base_url("stall"))
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, rillet.BadRequestError),
+        (401, rillet.AuthenticationError),
+        (403, rillet.PermissionDeniedError),
+        (404, rillet.NotFoundError),
+        (409, rillet.ConflictError),
+        (422, rillet.UnprocessableEntityError),
+        (429, rillet.RateLimitError),
+        (500, rillet.InternalServerError),
+        (503, rillet.InternalServerError),
+    ],
+)
+def test_status_errors(canned: CannedServer, mode: str, status: int, error: type) -> None:
+    for run in (stream_all, complete):
+        with pytest.raises(error) as info:
+            run(mode, canned.base_url(f"status{status}"))
+        exc = info.value
+        assert isinstance(exc, rillet.APIStatusError)
+        assert exc.status_code == status
+        assert exc.message == f"Error code: {status} - canned {status}"
+        assert exc.request_id == f"req_{status}"
+        assert exc.code == f"code_{status}"
+        assert exc.param == "messages"
+        assert exc.type == "invalid_request_error"
+        assert exc.body == {
+            "message": f"canned {status}",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": f"code_{status}",
+        }
+
+
+def test_stream_object_controls(canned: CannedServer) -> None:
+    client = rillet.OpenAI(api_key="k", base_url=canned.base_url("story"))
+    stream = client.chat.completions.create(model="m", messages=[], stream=True)
+    assert stream.response.status_code == 200
+    assert stream.response.headers["content-type"] == "text/event-stream"
+    assert stream.response.headers["x-request-id"] == "req_canned"
+    assert next(stream).choices[0].delta.content == "w0 "
+    assert next(stream).choices[0].delta.content == "w1 "
+    rest = list(stream)
+    assert len(rest) == 4
+    with pytest.raises(StopIteration):
+        next(stream)
+    with client.chat.completions.create(model="m", messages=[], stream=True) as managed:
+        next(managed)
+    assert managed.response.is_closed
+    client.close()
+
+
+async def test_async_stream_object_controls(canned: CannedServer) -> None:
+    async with rillet.AsyncOpenAI(api_key="k", base_url=canned.base_url("story")) as client:
+        stream = await client.chat.completions.create(model="m", messages=[], stream=True)
+        assert stream.response.headers["x-request-id"] == "req_canned"
+        assert (await stream.__anext__()).choices[0].delta.content == "w0 "
+        rest = [c async for c in stream]
+        assert len(rest) == 5
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+        async with await client.chat.completions.create(
+            model="m", messages=[], stream=True
+        ) as managed:
+            await managed.__anext__()
+        assert managed.response.is_closed
+        other = await client.chat.completions.create(model="m", messages=[], stream=True)
+        await other.aclose()
+        assert other.response.is_closed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_non_streaming_completion(canned: CannedServer, mode: str) -> None:
+    completion = complete(mode, canned.base_url("echo"), temperature=0.5)
+    assert isinstance(completion, rillet.types.chat.ChatCompletion)
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage.total_tokens == 8
+    echoed = json.loads(completion.choices[0].message.content)
+    assert echoed["body"]["temperature"] == 0.5
+    assert "stream" not in echoed["body"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_request_carries_settings_headers_query_and_body(canned: CannedServer, mode: str) -> None:
+    client_kwargs = {
+        "organization": "org-1",
+        "project": "proj-1",
+        "default_headers": {"X-Team": "blue"},
+        "default_query": {"tenant": "t1"},
+    }
+    completion = complete(
+        mode,
+        canned.base_url("echo"),
+        client_kwargs,
+        model="gpt-4",
+        messages=[{"role": "user", "content": "hi"}],
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        tool_choice="auto",
+        parallel_tool_calls=False,
+        n=2,
+        max_tokens=7,
+        max_completion_tokens=8,
+        top_p=0.9,
+        stop=["x"],
+        seed=3,
+        logprobs=True,
+        top_logprobs=2,
+        response_format={"type": "json_object"},
+        user="u1",
+        metadata={"k": "v"},
+        stream_options=rillet.NOT_GIVEN,
+        extra_headers={"X-Extra": "1", "X-Team": rillet.omit},
+        extra_query={"debug": "1"},
+        extra_body={"custom_field": True},
+        timeout=30,
+    )
+    echoed = json.loads(completion.choices[0].message.content)
+    headers = echoed["headers"]
+    assert headers["authorization"] == "Bearer sk-test"
+    assert headers["openai-organization"] == "org-1"
+    assert headers["openai-project"] == "proj-1"
+    assert headers["x-extra"] == "1"
+    assert "x-team" not in headers
+    assert sorted(echoed["query"].split("&")) == ["debug=1", "tenant=t1"]
+    body = echoed["body"]
+    assert body["custom_field"] is True
+    assert "stream_options" not in body
+    for key, value in {
+        "model": "gpt-4",
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "n": 2,
+        "max_tokens": 7,
+        "max_completion_tokens": 8,
+        "top_p": 0.9,
+        "stop": ["x"],
+        "seed": 3,
+        "logprobs": True,
+        "top_logprobs": 2,
+        "response_format": {"type": "json_object"},
+        "user": "u1",
+        "metadata": {"k": "v"},
+    }.items():
+        assert body[key] == value, key
+
+
+def test_response_models_can_be_sent_back(canned: CannedServer) -> None:
+    """A returned message goes back into `messages` as the official client allows."""
+    with rillet.OpenAI(api_key="k", base_url=canned.base_url("echo")) as client:
+        first = client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "a"}]
+        )
+        history = [{"role": "user", "content": "a"}, first.choices[0].message]
+        second = client.chat.completions.create(model="m", messages=history)
+    sent = json.loads(second.choices[0].message.content)["body"]["messages"]
+    assert sent[1]["role"] == "assistant"
+    assert sent[1]["content"] == first.choices[0].message.content
+
+
+def test_models_list_and_retrieve(canned: CannedServer) -> None:
+    with rillet.OpenAI(api_key="k", base_url=canned.base_url("models")) as client:
+        page = client.models.list()
+        assert [m.id for m in page] == ["a", "b"]
+        assert [m.id for m in page.data] == ["a", "b"]
+        assert client.models.retrieve("gpt-4").id == "gpt-4"
+
+
+async def test_async_models_list_and_retrieve(canned: CannedServer) -> None:
+    async with rillet.AsyncOpenAI(api_key="k", base_url=canned.base_url("models")) as client:
+        page = await client.models.list()
+        assert [m.id for m in page.data] == ["a", "b"]
+        assert [m.id async for m in client.models.list()] == ["a", "b"]
+        assert (await client.models.retrieve("x")).owned_by == "canned"
