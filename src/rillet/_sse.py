@@ -1,10 +1,11 @@
 """Incremental Server-Sent Events decoding, per the WHATWG event-stream parsing rules.
 
-The decoder sits on the per-chunk hot path of streaming responses, so it works on bytes:
-CR and CRLF line ends are rewritten to LF up front, the buffer is cut into complete
-events at blank lines (``b"\\n\\n"``) in one C-level split, and the usual event -- a
-single ``data: `` line -- is emitted with one slice. Text is decoded only when asked
-for, because the JSON path hands ``raw_data`` straight to orjson.
+The decoder sits on the per-chunk hot path of streaming responses, so it works on bytes
+and leaves as much as it can to C: CR and CRLF line ends are rewritten to LF up front,
+the usual run of one-line ``data: `` events is cut apart by a single split on
+``b"\\n\\ndata: "``, and anything else goes through the full field rules one event
+(blank-line-separated block) at a time. Text is decoded only when asked for, because
+the JSON path hands ``raw_data`` straight to orjson.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ _CR, _LF = 13, 10  # `int in bytes` is a bare memchr; `bytes in bytes` costs sev
 
 
 class ServerSentEvent:
-    """One dispatched event. Read-only; ``data`` is decoded from ``raw_data`` on first use."""
+    """One dispatched event, read-only.
+
+    ``raw_data`` holds the data bytes as received; ``data`` is their UTF-8 decoding (invalid
+    bytes become U+FFFD, as the spec says), made on first use so JSON consumers never pay
+    for it. ``ServerSentEvent("text")`` or ``ServerSentEvent(b"bytes")`` builds one by hand.
+    """
 
     __slots__ = ("_data", "_event", "_id", "_raw", "_retry")
 
