@@ -1,0 +1,222 @@
+"""One choice's generation on the model, run on the worker thread.
+
+Turns llama.cpp's token ids into the contract's events: text (held back while
+it could still become a stop string), logprobs from the raw logits, tool calls
+written under a grammar, and a `Finish` with real token counts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import llama_cpp
+import numpy as np
+from llama_cpp import Llama
+from llama_cpp.llama_grammar import LlamaGrammar
+
+from rillet.server.backends._llama_constraints import (
+    arguments_grammar,
+    functions_to_offer,
+    name_grammar,
+    response_grammar,
+)
+from rillet.server.backends._llama_prompt import call_head, render_prompt
+from rillet.server.backends._stops import StopMatcher
+from rillet.server.backends.base import (
+    Finish,
+    FinishReason,
+    FunctionSpec,
+    GenerationEvent,
+    GenerationRequest,
+    TextDelta,
+    TokenLogprob,
+    ToolCallDelta,
+    ToolCallStart,
+    TopLogprob,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Defaults tuned for a 270M base model; each request may override temperature/top_p.
+
+    A base model drifts into loops at low temperature, so the repeat penalty is
+    firm and min_p cuts the long tail of stray tokens (other scripts, markup).
+    """
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 40
+    min_p: float = 0.1
+    repeat_penalty: float = 1.3
+
+
+class PromptTooLong(ValueError):
+    """The prompt leaves no room in the model's context window."""
+
+
+class Run:
+    """Generates the events of one choice; `events()` runs on the worker thread."""
+
+    def __init__(
+        self,
+        model: Llama,
+        request: GenerationRequest,
+        choice: int,
+        *,
+        sampling: Sampling,
+        max_tokens: int,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self._model = model
+        self._request = request
+        self._cancelled = cancelled
+        self._temperature = (
+            sampling.temperature if request.temperature is None else request.temperature
+        )
+        self._top_p = sampling.top_p if request.top_p is None else request.top_p
+        self._sampling = sampling
+        self._budget = max_tokens if request.max_tokens is None else request.max_tokens
+        seed = secrets.randbits(31) if request.seed is None else request.seed
+        self._seed = (seed + 7919 * choice) % 2**31  # choices differ; 2**32-1 would mean "random"
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self._reason: FinishReason = "stop"
+
+    def events(self) -> Iterator[GenerationEvent]:
+        offered = functions_to_offer(self._request)
+        if offered:
+            yield from self._tool_call(offered)
+            reason: FinishReason = "length" if self._reason == "length" else "tool_calls"
+        else:
+            yield from self._text()
+            reason = self._reason
+        yield Finish(reason, self.prompt_tokens, self.completion_tokens)
+
+    def _text(self) -> Iterator[TextDelta]:
+        prompt = render_prompt(self._request.messages)
+        grammar = response_grammar(self._request.response_format)
+        pieces = self._sample(prompt, grammar)
+        if not self._request.stop:
+            yield from pieces
+            return
+        matcher = StopMatcher(self._request.stop)
+        pending: list[TextDelta] = []  # token pieces whose text the matcher still holds
+        for piece in pieces:
+            pending.append(piece)
+            yield from _release(pending, matcher.feed(piece.text))
+            if matcher.stopped:
+                self._reason = "stop"
+                return
+        yield from _release(pending, matcher.flush())
+
+    def _tool_call(self, offered: tuple[FunctionSpec, ...]) -> Iterator[GenerationEvent]:
+        messages = self._request.messages
+        spec = offered[0]
+        if len(offered) > 1:  # the model picks the function, constrained to the names
+            names = [f.name for f in offered]
+            prompt = render_prompt(messages, offered, call_head())
+            chosen = "".join(p.text for p in self._sample(prompt, name_grammar(names)))
+            if self._reason == "length" or self._cancelled():
+                return
+            spec = next((f for f in offered if f.name == chosen.rstrip('"')), spec)
+        yield ToolCallStart(0, f"call_{secrets.token_hex(12)}", spec.name)
+        prompt = render_prompt(messages, offered, call_head(spec.name))
+        for piece in self._sample(prompt, arguments_grammar(spec)):
+            yield ToolCallDelta(0, piece.text)
+
+    def _sample(self, prompt: str, grammar: LlamaGrammar | None) -> Iterator[TextDelta]:
+        """Text pieces of sampled tokens until end of turn, the budget or a cancel."""
+        model = self._model
+        tokens = model.tokenize(prompt.encode(), add_bos=True, special=True)
+        if not self.prompt_tokens:
+            self.prompt_tokens = len(tokens)
+        room = model.n_ctx() - len(tokens)
+        if room <= 0:
+            raise PromptTooLong(
+                f"The prompt is {len(tokens)} tokens; the model's context holds {model.n_ctx()}."
+            )
+        budget = min(self._budget - self.completion_tokens, room)
+        if budget <= 0:
+            self._reason = "length"
+            return
+        model.set_seed(self._seed)
+        # No KV prefix reuse: identical requests must see identical logits.
+        model.reset()  # type: ignore[no-untyped-call]
+        vocab = llama_cpp.llama_model_get_vocab(model.model)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        held: TokenLogprob | None = None  # a token whose bytes end mid-character
+        stream = model.generate(
+            tokens,
+            temp=self._temperature,
+            top_p=self._top_p,
+            top_k=self._sampling.top_k,
+            min_p=self._sampling.min_p,
+            repeat_penalty=self._sampling.repeat_penalty,
+            grammar=grammar,
+        )
+        try:
+            for token in stream:
+                if self._cancelled():
+                    return
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    self._reason = "stop"
+                    return
+                self.completion_tokens += 1
+                piece = model.detokenize([token])
+                text = decoder.decode(piece)
+                logprob = self._logprob(token, piece) if self._request.logprobs else None
+                if held is not None and logprob is not None:
+                    logprob = _join(held, logprob)
+                held = logprob if not text else None
+                if text:
+                    yield TextDelta(text, logprob)
+                if self.completion_tokens >= budget:
+                    self._reason = "length"
+                    return
+        finally:
+            stream.close()
+
+    def _logprob(self, token: int, piece: bytes) -> TokenLogprob:
+        model = self._model
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)
+        )
+        peak = float(logits.max())
+        logsum = peak + float(np.log(np.exp(logits - peak).sum()))
+        top: tuple[TopLogprob, ...] = ()
+        k = self._request.top_logprobs
+        if k:
+            best = np.argpartition(-logits, k)[:k]
+            best = best[np.argsort(-logits[best])]
+            top = tuple(
+                TopLogprob(_piece_text(model, int(i)), float(logits[i]) - logsum) for i in best
+            )
+        text = piece.decode("utf-8", "replace")
+        return TokenLogprob(text, float(logits[token]) - logsum, top)
+
+
+def _piece_text(model: Llama, token: int) -> str:
+    return model.detokenize([token]).decode("utf-8", "replace")
+
+
+def _join(first: TokenLogprob, second: TokenLogprob) -> TokenLogprob:
+    """Two tokens that only form text together (a split UTF-8 character)."""
+    return TokenLogprob(first.token + second.token, first.logprob + second.logprob, first.top)
+
+
+def _release(pending: list[TextDelta], text: str) -> Iterator[TextDelta]:
+    """Emit `text`, which the stop matcher cleared, as the token pieces it came from."""
+    while text and pending:
+        head = pending[0]
+        if len(head.text) <= len(text):
+            pending.pop(0)
+            text = text[len(head.text) :]
+            yield head
+        else:  # the rest of this token is still held back
+            pending[0] = TextDelta(head.text[len(text) :])
+            yield TextDelta(text, head.logprob)
+            text = ""

