@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from types import ModuleType
 
 LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) \(backend: [^)]*\)$")
 
@@ -78,3 +80,12 @@ def _wait_for_listening(process: subprocess.Popen[str], timeout: float) -> str |
 
 def _collect(stream: Iterator[str], sink: list[str]) -> None:
     sink.extend(stream)  # keeps the pipe drained so the server never blocks on a log write
+
+
+# The client packages the server's integration tests run with; `rillet` joins once its
+# client is a drop-in for `openai` (same call shapes and exception names).
+CLIENT_MODULES = ("openai",)
+
+
+def import_client(name: str) -> ModuleType:
+    return importlib.import_module(name)

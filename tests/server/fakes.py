@@ -39,6 +39,7 @@ class ScriptedBackend:
     closed: int = 0  # choices whose generator was closed or finished
     active: int = 0
     requests: list[GenerationRequest] = field(default_factory=list)
+    stamps: list[float] = field(default_factory=list)  # time.monotonic() of each token
 
     def model_ids(self) -> list[str]:
         return ["scripted-1"]
@@ -81,6 +82,7 @@ class ScriptedBackend:
                 text += word
                 count += 1
                 self.generated += 1
+                self.stamps.append(time.monotonic())
                 logprob = None
                 if request.logprobs:
                     top = tuple(
@@ -130,3 +132,24 @@ def serve_app(app: ASGIApp) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def sse_data(text: str) -> list[str]:
+    """The `data` payloads of a complete event stream, comments skipped."""
+    payloads = []
+    for block in text.split("\n\n"):
+        lines = [line[6:] for line in block.split("\n") if line.startswith("data: ")]
+        if lines:
+            payloads.append("\n".join(lines))
+    return payloads
+
+
+def assert_openai_error(payload: object, status: int, response_status: int) -> None:
+    """`payload` is exactly OpenAI's error shape and the status is the expected one."""
+    assert response_status == status, payload
+    assert isinstance(payload, dict) and set(payload) == {"error"}, payload
+    error = payload["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["type"], str)
+    assert "Traceback" not in error["message"]
