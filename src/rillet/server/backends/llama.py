@@ -104,6 +104,7 @@ class LlamaBackend:
         self._max_tokens = max_tokens or _env_int("RILLET_LLAMA_MAX_TOKENS") or DEFAULT_MAX_TOKENS
         self._sampling = sampling or Sampling()
         self._closing = threading.Event()
+        self.tokens_generated = 0  # completion tokens sampled, cancelled runs included
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="rillet-llama", daemon=True)
         self._worker.start()
@@ -156,6 +157,8 @@ class LlamaBackend:
                         break
             except Exception as exc:  # reported to that request's consumer, never kills the worker
                 job.deliver(exc)
+            finally:
+                self.tokens_generated += job.run.completion_tokens
 
 
 def _env_int(name: str) -> int | None:
