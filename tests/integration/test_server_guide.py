@@ -31,9 +31,7 @@ for chunk in stream:
         print(chunk.choices[0].delta.content, end="")
 """
 
-AExample = Callable[[str], str]  # runs one example's source, returns what it printed
-
-SYNC_STREAMING = """
+ASYNC_STREAMING = """
 import asyncio
 from openai import AsyncOpenAI
 client = AsyncOpenAI()
