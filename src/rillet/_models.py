@@ -82,28 +82,26 @@ class BaseModel:
 
     # -- the official client's model methods ---------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(
+        self, *, exclude_unset: bool = True, exclude_none: bool = False, **_: Any
+    ) -> dict[str, Any]:
         """The object as the server sent it, unknown fields included."""
+        if not exclude_unset or exclude_none:
+            return self.model_dump(exclude_unset=exclude_unset, exclude_none=exclude_none)
         result: dict[str, Any] = _unwrap(self.__dict__)
         return result
 
-    def to_json(self, *, indent: int | None = 2) -> str:
+    def to_json(self, *, indent: int | None = 2, **kwargs: Any) -> str:
         option = orjson.OPT_INDENT_2 if indent else 0
-        return orjson.dumps(self.to_dict(), option=option).decode()
+        return orjson.dumps(self.to_dict(**kwargs), option=option).decode()
 
     def model_dump(
         self, *, exclude_unset: bool = False, exclude_none: bool = False, **_: Any
     ) -> dict[str, Any]:
-        """Every declared field (None where absent) plus whatever else the server sent."""
-        data = self.to_dict()
-        if exclude_unset:
-            full = data
-        else:
-            full = {name: data.get(name) for name in self.__fields__}
-            full.update(data)
-        if exclude_none:
-            full = {k: v for k, v in full.items() if v is not None}
-        return full
+        """Every declared field (None where absent) plus whatever else the server sent, at
+        every level of nesting, as the official client's pydantic models dump."""
+        result: dict[str, Any] = _dump(self, exclude_unset, exclude_none)
+        return result
 
     def model_dump_json(self, *, indent: int | None = None, **kwargs: Any) -> str:
         option = orjson.OPT_INDENT_2 if indent else 0
@@ -141,6 +139,25 @@ def _unwrap(value: Any) -> Any:
         return {k: _unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
+    return value
+
+
+def _dump(value: Any, exclude_unset: bool, exclude_none: bool) -> Any:
+    """`model_dump` of a value: models get their declared fields (unless `exclude_unset`) and
+    lose None-valued fields (if `exclude_none`); plain dicts and lists are copied as they are."""
+    if isinstance(value, BaseModel):
+        data = value.__dict__
+        names = data if exclude_unset else {**dict.fromkeys(value.__fields__), **data}
+        result = {}
+        for name in names:
+            item = _dump(data.get(name), exclude_unset, exclude_none)
+            if item is not None or not exclude_none:
+                result[name] = item
+        return result
+    if isinstance(value, dict):
+        return {k: _dump(v, exclude_unset, exclude_none) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dump(v, exclude_unset, exclude_none) for v in value]
     return value
 
 

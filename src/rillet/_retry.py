@@ -55,5 +55,6 @@ def retry_delay(retries_done: int, headers: httpx.Headers | None = None) -> floa
     hinted = retry_after(headers)
     if hinted is not None:
         return hinted
-    delay = min(INITIAL_RETRY_DELAY * 2.0**retries_done, MAX_RETRY_DELAY)
+    # The exponent is capped: 2.0**1024 overflows, and long before that the cap applies.
+    delay = min(INITIAL_RETRY_DELAY * 2.0 ** min(retries_done, 32), MAX_RETRY_DELAY)
     return delay * (1 - 0.25 * random.random())

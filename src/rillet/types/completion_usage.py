@@ -10,11 +10,15 @@ class CompletionTokensDetails(BaseModel):
     audio_tokens: int | None
     reasoning_tokens: int | None
     rejected_prediction_tokens: int | None
+    text_tokens: int | None
 
 
 class PromptTokensDetails(BaseModel):
     audio_tokens: int | None
+    cache_write_tokens: int | None
     cached_tokens: int | None
+    image_tokens: int | None
+    text_tokens: int | None
 
 
 class CompletionUsage(BaseModel):

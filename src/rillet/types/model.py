@@ -12,3 +12,4 @@ class Model(BaseModel):
     created: int
     object: Literal["model"]
     owned_by: str
+    shutdown_date: str | None

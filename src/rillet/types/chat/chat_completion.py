@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Literal
 
 from rillet._models import BaseModel
+from rillet.types.chat.chat_completion_chunk import Moderation
 from rillet.types.chat.chat_completion_message import ChatCompletionMessage
 from rillet.types.chat.chat_completion_token_logprob import ChatCompletionTokenLogprob
 from rillet.types.completion_usage import CompletionUsage
@@ -28,6 +29,8 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     object: Literal["chat.completion"]
+    metadata: dict[str, str] | None
+    moderation: Moderation | None
     service_tier: str | None
     system_fingerprint: str | None
     usage: CompletionUsage | None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rillet._models import BaseModel
+from rillet._models import BaseModel, GenericObject
 from rillet.types.chat.chat_completion_token_logprob import ChatCompletionTokenLogprob
 from rillet.types.completion_usage import CompletionUsage
 
@@ -10,11 +10,20 @@ __all__ = [
     "ChatCompletionChunk",
     "Choice",
     "ChoiceDelta",
+    "ChoiceDeltaAudio",
     "ChoiceDeltaFunctionCall",
     "ChoiceDeltaToolCall",
     "ChoiceDeltaToolCallFunction",
     "ChoiceLogprobs",
+    "Moderation",
 ]
+
+
+class ChoiceDeltaAudio(BaseModel):
+    id: str | None
+    data: str | None
+    expires_at: int | None
+    transcript: str | None
 
 
 class ChoiceDeltaFunctionCall(BaseModel):
@@ -35,6 +44,7 @@ class ChoiceDeltaToolCall(BaseModel):
 
 
 class ChoiceDelta(BaseModel):
+    audio: ChoiceDeltaAudio | None
     content: str | None
     function_call: ChoiceDeltaFunctionCall | None
     refusal: str | None
@@ -54,12 +64,19 @@ class Choice(BaseModel):
     logprobs: ChoiceLogprobs | None
 
 
+class Moderation(BaseModel):
+    input: GenericObject
+    output: GenericObject
+
+
 class ChatCompletionChunk(BaseModel):
     id: str
     choices: list[Choice]
     created: int
     model: str
     object: Literal["chat.completion.chunk"]
+    moderation: Moderation | None
+    obfuscation: str | None
     service_tier: str | None
     system_fingerprint: str | None
     usage: CompletionUsage | None
