@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import openai
 import orjson
 import pytest
 
@@ -142,3 +143,14 @@ def test_backend_failure_mid_stream_is_an_error_event(broken_url: str) -> None:
     assert "scripted failure" not in response.text
     # The server is still fine for the next request.
     assert httpx.get(f"{broken_url}/models").status_code == 200
+
+
+def test_openai_client_sees_a_500_as_internal_server_error(broken_url: str) -> None:
+    client = openai.OpenAI(base_url=broken_url, api_key="x", max_retries=0)
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="gpt-4", messages=CHAT["messages"])
+    assert info.value.status_code == 500
+    # Mid-stream, the error event becomes an APIError raised while iterating.
+    stream = client.chat.completions.create(model="gpt-4", messages=CHAT["messages"], stream=True)
+    with pytest.raises(openai.APIError):
+        list(stream)

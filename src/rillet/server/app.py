@@ -8,7 +8,6 @@ errors, the SSE response), which the Responses API endpoint reuses.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Sequence
 
 import orjson
@@ -24,10 +23,8 @@ from rillet.server.auth import BearerAuth
 from rillet.server.backends.base import Backend
 from rillet.server.chat import chat_completions
 from rillet.server.context import ServerConfig, ServerContext
-from rillet.server.errors import APIError, error_body, internal_error
+from rillet.server.errors import APIError, error_body, internal_error, reports_errors
 from rillet.server.models import list_models, retrieve_model
-
-logger = logging.getLogger("rillet.server")
 
 OPEN_PATHS = frozenset({"/health"})
 
@@ -51,9 +48,9 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-            Route("/v1/models", list_models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", retrieve_model, methods=["GET"]),
+            Route("/v1/chat/completions", reports_errors(chat_completions), methods=["POST"]),
+            Route("/v1/models", reports_errors(list_models), methods=["GET"]),
+            Route("/v1/models/{model_id:path}", reports_errors(retrieve_model), methods=["GET"]),
             *extra_routes,
         ],
         middleware=[Middleware(BearerAuth, api_key=config.api_key, open_paths=OPEN_PATHS)],
@@ -101,7 +98,7 @@ async def http_error_response(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error_response(request: Request, exc: Exception) -> Response:
-    logger.error("unhandled error for %s %s", request.method, request.url.path, exc_info=exc)
+    """Last resort; Starlette re-raises afterwards so the ASGI server logs the traceback."""
     return error_response(internal_error())
 
 

@@ -7,13 +7,23 @@ every endpoint (chat completions, responses, models) fails the same way.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from rillet.server.asgi import Send, send_bytes
 
 INVALID_REQUEST = "invalid_request_error"
+
+logger = logging.getLogger("rillet.server")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class APIError(Exception):
@@ -103,3 +113,24 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def reports_errors(endpoint: Endpoint) -> Endpoint:
+    """Log an endpoint's unexpected exception and answer a generic 500.
+
+    Letting it escape would also work, but the ASGI server then closes the
+    connection after the response, and a client reusing that pooled connection
+    sees a reset instead of its next answer.
+    """
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except (APIError, HTTPException):
+            raise
+        except Exception:
+            logger.exception("unhandled error for %s %s", request.method, request.url.path)
+            raise internal_error() from None
+
+    return guarded
