@@ -11,6 +11,7 @@ arguments follow the prompt; every other choice goes through `pick`.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import uuid
@@ -51,19 +52,21 @@ _WORDED: dict[str, tuple[str, ...]] = {
     "colour": ("blue", "green", "red"),
     "status": ("active", "pending", "done"),
 }
-_FORMATS: dict[str, tuple[str, ...]] = {
-    "date": ("2025-06-01", "2025-03-14", "2024-11-30"),
-    "date-time": ("2025-06-01T09:30:00Z", "2025-03-14T18:05:00+01:00"),
-    "time": ("09:30:00", "18:05:00"),
-    "email": _WORDED["email"],
-    "idn-email": _WORDED["email"],
-    "uri": _WORDED["uri"],
-    "iri": _WORDED["uri"],
-    "uri-reference": ("/docs/start", "https://example.com/"),
-    "hostname": ("example.com", "api.example.org"),
-    "ipv4": ("192.0.2.10", "198.51.100.7"),
-    "ipv6": ("2001:db8::1", "2001:db8::42"),
-    "duration": ("PT1H", "P3D"),
+_FIRST_DAY = datetime.date(2025, 6, 1)
+_FORMATS: dict[str, Callable[[int], str]] = {
+    "date": lambda n: (_FIRST_DAY + datetime.timedelta(days=n)).isoformat(),
+    "date-time": lambda n: f"{(_FIRST_DAY + datetime.timedelta(days=n)).isoformat()}T09:30:00Z",
+    "time": lambda n: f"{9 + n % 12:02d}:30:00",
+    "email": lambda n: f"alex{n or ''}@example.com",
+    "idn-email": lambda n: f"alex{n or ''}@example.com",
+    "uri": lambda n: f"https://example.com/{n or ''}",
+    "iri": lambda n: f"https://example.com/{n or ''}",
+    "uri-reference": lambda n: f"/docs/{n}",
+    "hostname": lambda n: f"host{n}.example.com",
+    "ipv4": lambda n: f"192.0.2.{n % 250 + 1}",
+    "ipv6": lambda n: f"2001:db8::{n + 1:x}",
+    "duration": lambda n: f"PT{n + 1}H",
+    "uuid": lambda n: str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://example.com/{n}")),
 }
 _FIELD_FORMATS = {"date": "date", "day": "date", "birthday": "date", "time": "time",
                   "datetime": "date-time", "timestamp": "date-time"}  # fmt: skip
@@ -314,6 +317,9 @@ class _Generator:
         if isinstance(value, int | float):
             return self.number(resolved, None, isinstance(value, int), avoid=so_far)
         if isinstance(value, str):
+            make = _FORMATS.get(resolved.get("format", ""))
+            if make is not None:
+                return next(v for n in range(len(so_far) + 1) if (v := make(n)) not in so_far)
             return self.fit(resolved, f"{value} {len(so_far) + 1}", avoid=so_far)
         return value
 
@@ -353,14 +359,12 @@ class _Generator:
         fmt = schema.get("format") or next(
             (_FIELD_FORMATS[w] for w in words if w in _FIELD_FORMATS), None
         )
-        if words & PLACE_FIELDS:
-            return self.hints.next_place() or schema.get("default") or _FALLBACK_PLACE
-        if "default" in schema:
+        if "default" in schema and not words & PLACE_FIELDS:
             return schema["default"]
         if fmt in _FORMATS:
-            return _FORMATS[fmt][self.pick(len(_FORMATS[fmt]))]
-        if fmt == "uuid":
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{self.hints.text}"))
+            return _FORMATS[fmt](self.pick(3))
+        if words & PLACE_FIELDS:
+            return self.hints.next_place() or schema.get("default") or _FALLBACK_PLACE
         subject = self.hints.subject
         if words & _TEXT_FIELDS:
             return self.hints.text.strip() or subject or "example"

@@ -92,7 +92,7 @@ def token_logprobs(pieces: Sequence[str], top: int, seed: int) -> list[TokenLogp
         if top == 0:
             result.append(TokenLogprob(piece, math.log(p)))
             continue
-        ratio = 0.3 + 0.3 * rng.random()
+        ratio = 0.3 + 0.2 * rng.random()  # at most 1/2, so the shares stay under 1 - p
         offset = rng.randrange(len(_ALTERNATIVE_WORDS))
         ranked = [(piece, p)]
         for i, alt in enumerate(_alternatives(piece, offset, top - 1)):

@@ -50,15 +50,20 @@ class StopMatcher:
             return text
         buffer = self._held + text
         cut = first_stop(buffer, self._stops)
-        if cut is not None:
+        pending = len(buffer) - _partial_tail(buffer, self._stops)
+        if cut is not None and cut <= pending:
             self.stopped = True
             self._held = ""
             return buffer[:cut]
-        keep = _partial_tail(buffer, self._stops)
-        self._held = buffer[len(buffer) - keep :] if keep else ""
-        return buffer[: len(buffer) - keep]
+        # Either no stop yet, or a longer one may still complete before the found one.
+        self._held = buffer[pending:]
+        return buffer[:pending]
 
     def flush(self) -> str:
-        """The held-back tail, when the text ends without a stop string."""
+        """The held-back tail, once the text has ended."""
         held, self._held = self._held, ""
-        return "" if self.stopped else held
+        if self.stopped:
+            return ""
+        cut = first_stop(held, self._stops)
+        self.stopped = cut is not None
+        return held if cut is None else held[:cut]

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncGenerator, Hashable, Sequence
 from typing import Any
 
 import orjson
@@ -62,7 +62,7 @@ class SyntheticBackend:
 
     async def generate(
         self, request: GenerationRequest, choice: int
-    ) -> AsyncIterator[GenerationEvent]:
+    ) -> AsyncGenerator[GenerationEvent, None]:
         events = self.plan(request, choice)
         if self.ttft_ms:
             await sleep(self.ttft_ms / 1000)
