@@ -26,7 +26,7 @@ _LOOSE_CHAR = r'char ::= [^"\\] |'
 _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
 _OPEN_STRING = r'char* "\"" space'
 _BOUNDED_STRING = r'char{0,%d} "\"" space'
-MAX_STRING_CHARS = 120
+MAX_STRING_CHARS = 80
 
 
 def response_grammar(response_format: dict[str, Any] | None) -> LlamaGrammar | None:
@@ -38,7 +38,7 @@ def response_grammar(response_format: dict[str, Any] | None) -> LlamaGrammar | N
         spec = response_format.get("json_schema") or {}
         return schema_grammar(_schema_key(spec.get("schema") or _ANY_OBJECT))
     if kind == "json_object":
-        return _json_object_grammar()
+        return schema_grammar(_schema_key(_ANY_OBJECT))
     return None
 
 
@@ -58,15 +58,10 @@ def schema_grammar(schema_json: str) -> LlamaGrammar:
     try:
         grammar = json_schema_to_gbnf(schema_json)
     except Exception:  # the converter rejects some schemas; valid JSON still beats nothing
-        return _json_object_grammar()
+        return _from_string(JSON_GBNF)
     grammar = grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
     grammar = grammar.replace(_OPEN_STRING, _BOUNDED_STRING % MAX_STRING_CHARS)
     return _from_string(grammar)
-
-
-@lru_cache(maxsize=1)
-def _json_object_grammar() -> LlamaGrammar:
-    return _from_string(JSON_GBNF)
 
 
 def _from_string(grammar: str) -> LlamaGrammar:

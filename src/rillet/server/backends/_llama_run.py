@@ -54,6 +54,9 @@ class Sampling:
     repeat_penalty: float = 1.3
 
 
+STRUCTURED_MAX_TOKENS = 512
+
+
 class PromptTooLong(ValueError):
     """The prompt leaves no room in the model's context window."""
 
@@ -80,6 +83,11 @@ class Run:
         self._top_p = sampling.top_p if request.top_p is None else request.top_p
         self._sampling = sampling
         self._budget = max_tokens if request.max_tokens is None else request.max_tokens
+        self._offered = functions_to_offer(request)
+        if request.max_tokens is None and (self._offered or request.response_format):
+            # Grammar-bound output ends by itself, so the short default for free text
+            # (which a base model seldom ends) would only cut valid JSON short.
+            self._budget = max(max_tokens, STRUCTURED_MAX_TOKENS)
         seed = secrets.randbits(31) if request.seed is None else request.seed
         self._seed = (seed + 7919 * choice) % 2**31  # choices differ; 2**32-1 would mean "random"
         self.prompt_tokens = 0
@@ -87,9 +95,8 @@ class Run:
         self._reason: FinishReason = "stop"
 
     def events(self) -> Iterator[GenerationEvent]:
-        offered = functions_to_offer(self._request)
-        if offered:
-            yield from self._tool_call(offered)
+        if self._offered:
+            yield from self._tool_call(self._offered)
             reason: FinishReason = "length" if self._reason == "length" else "tool_calls"
         else:
             yield from self._text()
