@@ -55,6 +55,15 @@ def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
 
+def _merge_headers(headers: dict[str, str], extra: Mapping[str, str | Omit]) -> None:
+    """Apply `extra` to `headers`; names match whatever their case, and `Omit` removes."""
+    for key, value in extra.items():
+        for existing in [k for k in headers if k.lower() == key.lower()]:
+            del headers[existing]
+        if not isinstance(value, Omit):
+            headers[key] = value
+
+
 class ClientSettings(TypedDict, total=False):
     """The settings both clients take, as keyword arguments."""
 
@@ -64,7 +73,7 @@ class ClientSettings(TypedDict, total=False):
     base_url: str | httpx.URL | None
     timeout: float | httpx.Timeout | NotGiven | None
     max_retries: int
-    default_headers: Mapping[str, str] | None
+    default_headers: Mapping[str, str | Omit] | None
     default_query: Mapping[str, object] | None
     stream_idle_timeout: float | None
 
@@ -89,7 +98,7 @@ class _ClientCore:
         base_url: str | httpx.URL | None = None,
         timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
+        default_headers: Mapping[str, str | Omit] | None = None,
         default_query: Mapping[str, object] | None = None,
         stream_idle_timeout: float | None = None,
     ) -> None:
@@ -119,7 +128,7 @@ class _ClientCore:
             headers["OpenAI-Organization"] = self.organization
         if self.project:
             headers["OpenAI-Project"] = self.project
-        headers.update(self._custom_headers)
+        _merge_headers(headers, self._custom_headers)
         return headers
 
     @property
@@ -138,6 +147,22 @@ class _ClientCore:
             "default_query": self._custom_query,
             "stream_idle_timeout": self.stream_idle_timeout,
         }
+
+    def _copy_settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """`with_options` settings: as in the official client, `default_headers` and
+        `default_query` add to this client's, `set_default_headers`/`set_default_query`
+        replace them."""
+        settings = self._settings()
+        for name in ("default_headers", "default_query"):
+            add = overrides.pop(name, None)
+            replace = overrides.pop(f"set_{name}", None)
+            if add is not None and replace is not None:
+                raise ValueError(f"The `{name}` and `set_{name}` arguments are mutually exclusive")
+            if replace is not None:
+                settings[name] = replace
+            elif add is not None:
+                settings[name] = {**settings[name], **add}
+        return {**settings, **overrides}
 
     def _spec(
         self,
@@ -160,11 +185,7 @@ class _ClientCore:
             body.update(extra_body)
 
         headers = self.default_headers
-        for key, header in (options.get("extra_headers") or {}).items():
-            if isinstance(header, Omit):
-                headers.pop(key, None)
-            else:
-                headers[key] = header
+        _merge_headers(headers, options.get("extra_headers") or {})
         query_params = {**self._custom_query, **(query or {}), **(options.get("extra_query") or {})}
 
         timeout = options.get("timeout", NOT_GIVEN)
@@ -228,7 +249,7 @@ class OpenAI(_ClientCore):
 
     def with_options(self, **overrides: Any) -> OpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
-        settings = {**self._settings(), "http_client": self._http, **overrides}
+        settings = {"http_client": self._http, **self._copy_settings(overrides)}
         return OpenAI(**settings)
 
     copy = with_options
@@ -287,7 +308,7 @@ class AsyncOpenAI(_ClientCore):
 
     def with_options(self, **overrides: Any) -> AsyncOpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
-        settings = {**self._settings(), "http_client": self._http, **overrides}
+        settings = {"http_client": self._http, **self._copy_settings(overrides)}
         return AsyncOpenAI(**settings)
 
     copy = with_options
