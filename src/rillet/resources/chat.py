@@ -49,6 +49,9 @@ class ChatCompletionCreateParams(RequestOptions, total=False):
     store: bool | NotGiven | None
     audio: Mapping[str, Any] | NotGiven | None
     prompt_cache_key: str | NotGiven
+    prompt_cache_options: Mapping[str, Any] | NotGiven
+    prompt_cache_retention: str | NotGiven | None
+    moderation: Mapping[str, Any] | NotGiven | None
     safety_identifier: str | NotGiven
     verbosity: str | NotGiven | None
     web_search_options: Mapping[str, Any] | NotGiven

@@ -1,0 +1,207 @@
+"""The names a user of the official package touches exist in rillet, with the same fields."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import openai
+import pytest
+
+import rillet
+
+TOP_LEVEL = [
+    "OpenAI",
+    "AsyncOpenAI",
+    "Stream",
+    "AsyncStream",
+    "NOT_GIVEN",
+    "NotGiven",
+    "Omit",
+    "omit",
+    "not_given",
+    "BaseModel",
+    "types",
+]
+
+EXCEPTIONS = [
+    "OpenAIError",
+    "APIError",
+    "APIStatusError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+]
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL + EXCEPTIONS)
+def test_top_level_name_exists(name: str) -> None:
+    assert hasattr(openai, name), f"test list is wrong: openai has no {name}"
+    assert hasattr(rillet, name)
+    assert name in rillet.__all__
+
+
+@pytest.mark.parametrize("name", EXCEPTIONS)
+def test_exception_names_are_exception_classes(name: str) -> None:
+    ours = getattr(rillet, name)
+    assert isinstance(ours, type) and issubclass(ours, Exception)
+    assert ours.__name__ == name
+
+
+def test_all_lists_only_real_names() -> None:
+    for name in rillet.__all__:
+        assert hasattr(rillet, name), name
+
+
+def test_version() -> None:
+    assert isinstance(rillet.__version__, str) and rillet.__version__
+
+
+# (module under `types`, class name) pairs whose fields must match the official ones.
+TYPE_PAIRS = [
+    ("chat", "ChatCompletionChunk"),
+    ("chat", "ChatCompletion"),
+    ("chat", "ChatCompletionMessage"),
+    ("chat", "ChatCompletionMessageToolCall"),
+    ("chat", "ChatCompletionTokenLogprob"),
+    ("chat.chat_completion_chunk", "ChatCompletionChunk"),
+    ("chat.chat_completion_chunk", "Choice"),
+    ("chat.chat_completion_chunk", "ChoiceDelta"),
+    ("chat.chat_completion_chunk", "ChoiceDeltaToolCall"),
+    ("chat.chat_completion_chunk", "ChoiceDeltaFunctionCall"),
+    ("chat.chat_completion_chunk", "ChoiceDeltaToolCallFunction"),
+    ("chat.chat_completion_chunk", "ChoiceLogprobs"),
+    ("chat.chat_completion", "Choice"),
+    ("chat.chat_completion", "ChoiceLogprobs"),
+    ("chat.chat_completion_message", "FunctionCall"),
+    ("chat.chat_completion_token_logprob", "TopLogprob"),
+    ("", "CompletionUsage"),
+    ("", "Model"),
+    ("completion_usage", "CompletionTokensDetails"),
+    ("completion_usage", "PromptTokensDetails"),
+]
+
+
+def _pair(module: str, name: str) -> tuple[Any, Any]:
+    suffix = f".{module}" if module else ""
+    ours = getattr(importlib.import_module(f"rillet.types{suffix}"), name)
+    theirs = getattr(importlib.import_module(f"openai.types{suffix}"), name)
+    return ours, theirs
+
+
+@pytest.mark.parametrize(("module", "name"), TYPE_PAIRS, ids=lambda v: v or "types")
+def test_type_has_the_official_field_names(module: str, name: str) -> None:
+    ours, theirs = _pair(module, name)
+    assert issubclass(ours, rillet.BaseModel)
+    official = set(theirs.model_fields)
+    assert set(ours.__fields__) == official, (
+        f"missing {sorted(official - set(ours.__fields__))}, "
+        f"extra {sorted(set(ours.__fields__) - official)}"
+    )
+    assert len(ours.__fields__) == len(set(ours.__fields__))
+
+
+@pytest.mark.parametrize(("module", "name"), TYPE_PAIRS, ids=lambda v: v or "types")
+def test_absent_official_fields_read_as_none(module: str, name: str) -> None:
+    ours, _ = _pair(module, name)
+    empty = ours.construct({})
+    for field in ours.__fields__:
+        assert getattr(empty, field) is None
+
+
+def test_chunk_module_classes_are_the_nested_types() -> None:
+    from rillet.types.chat import ChatCompletionChunk
+    from rillet.types.chat.chat_completion_chunk import (
+        Choice,
+        ChoiceDelta,
+        ChoiceDeltaFunctionCall,
+        ChoiceDeltaToolCall,
+        ChoiceDeltaToolCallFunction,
+    )
+
+    c = ChatCompletionChunk.construct(
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "function_call": {"name": "f"},
+                        "tool_calls": [{"index": 0, "function": {"name": "g"}}],
+                    },
+                }
+            ]
+        }
+    )
+    choice = c.choices[0]
+    assert type(choice) is Choice
+    assert type(choice.delta) is ChoiceDelta
+    assert type(choice.delta.function_call) is ChoiceDeltaFunctionCall
+    assert choice.delta.tool_calls is not None
+    assert type(choice.delta.tool_calls[0]) is ChoiceDeltaToolCall
+    assert type(choice.delta.tool_calls[0].function) is ChoiceDeltaToolCallFunction
+
+
+def test_client_resources_exist() -> None:
+    client = rillet.OpenAI(api_key="sk", base_url="http://127.0.0.1:9/v1")
+    try:
+        assert callable(client.chat.completions.create)
+        assert callable(client.models.list)
+        assert callable(client.models.retrieve)
+        assert callable(client.with_options)
+        assert callable(client.copy)
+        assert callable(client.close)
+    finally:
+        client.close()
+
+
+def test_create_accepts_every_official_parameter() -> None:
+    from openai.resources.chat.completions import Completions
+
+    from rillet._client import _REQUEST_OPTIONS
+    from rillet.resources.chat import _PARAMS
+
+    official = set(inspect.signature(Completions.create).parameters) - {"self"}
+    missing = official - _PARAMS - _REQUEST_OPTIONS
+    assert not missing, f"create() would reject {sorted(missing)}"
+
+
+def test_client_settings_accept_the_official_keywords() -> None:
+    official = set(inspect.signature(openai.OpenAI.__init__).parameters)
+    ours = set(inspect.signature(rillet._client._ClientCore.__init__).parameters)
+    common = {
+        "api_key",
+        "organization",
+        "project",
+        "base_url",
+        "timeout",
+        "max_retries",
+        "default_headers",
+        "default_query",
+    }
+    assert common <= official
+    assert common <= ours
+    assert "http_client" in inspect.signature(rillet.OpenAI.__init__).parameters
+
+
+def test_stream_objects_offer_the_official_interface() -> None:
+    for name in ("__iter__", "__next__", "close", "__enter__", "__exit__"):
+        assert hasattr(rillet.Stream, name)
+    for name in ("__aiter__", "__anext__", "close", "__aenter__", "__aexit__"):
+        assert hasattr(rillet.AsyncStream, name)
+
+
+def test_model_methods_of_the_official_types() -> None:
+    from rillet.types.chat import ChatCompletionChunk
+
+    for name in ("to_dict", "to_json", "model_dump", "model_dump_json", "model_validate"):
+        assert hasattr(ChatCompletionChunk, name)
+        assert hasattr(openai.types.chat.ChatCompletionChunk, name)
