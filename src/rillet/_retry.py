@@ -25,7 +25,9 @@ def should_retry_response(response: httpx.Response) -> bool:
 
 
 def retry_after(headers: httpx.Headers | None) -> float | None:
-    """Seconds the server asked us to wait (`retry-after-ms`, then `retry-after`), if sensible."""
+    """Seconds the server asked us to wait (`retry-after-ms`, then `retry-after`), if sensible:
+    more than 0 (as the official client, a zero hint does not mean retrying at once) and at
+    most `MAX_RETRY_AFTER`."""
     if headers is None:
         return None
     seconds: float | None = None
@@ -45,7 +47,7 @@ def retry_after(headers: httpx.Headers | None) -> float | None:
                     seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
                 except (TypeError, ValueError):
                     seconds = None
-    if seconds is None or not 0 <= seconds <= MAX_RETRY_AFTER:
+    if seconds is None or not 0 < seconds <= MAX_RETRY_AFTER:
         return None
     return seconds
 
