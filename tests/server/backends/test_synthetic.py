@@ -384,6 +384,58 @@ async def test_tool_arguments_validate_against_the_function_schema(schema: dict[
         jsonschema.validate(arguments, schema, format_checker=jsonschema.FormatChecker())
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    content=st.text(max_size=60),
+    functions=st.lists(st.sampled_from([WEATHER, CLOCK, TIMER, FunctionSpec("noop")]),
+                       unique_by=lambda f: f.name, max_size=3),
+    mode=st.sampled_from(["none", "auto", "required"]),
+    parallel=st.booleans(),
+    max_tokens=st.none() | st.integers(1, 40),
+    stop=st.lists(st.text(min_size=1, max_size=3), max_size=4),
+    seed=st.none() | st.integers(),
+    temperature=st.none() | st.floats(0, 2),
+    response_format=st.sampled_from([None, {"type": "json_object"}]),
+)  # fmt: skip
+async def test_any_request_gives_a_well_formed_stream(
+    content: str,
+    functions: list[FunctionSpec],
+    mode: Any,
+    parallel: bool,
+    max_tokens: int | None,
+    stop: list[str],
+    seed: int | None,
+    temperature: float | None,
+    response_format: dict[str, Any] | None,
+) -> None:
+    request = ask(content, functions=tuple(functions), tool_mode=mode if functions else "none",
+                  parallel_tool_calls=parallel, max_tokens=max_tokens, stop=tuple(stop),
+                  seed=seed, temperature=temperature, response_format=response_format)  # fmt: skip
+    events = await run(request)
+    done = finish(events)
+    starts = [e for e in events if isinstance(e, ToolCallStart)]
+    assert [s.index for s in starts] == list(range(len(starts)))
+    started: set[int] = set()
+    for event in events:
+        if isinstance(event, ToolCallStart):
+            started.add(event.index)
+        elif isinstance(event, ToolCallDelta):
+            assert event.index in started and event.arguments
+    if max_tokens is not None:
+        assert done.completion_tokens <= max_tokens
+    if starts:
+        assert mode != "none" and (parallel or len(starts) == 1)
+        assert not any(isinstance(e, TextDelta) for e in events)
+        if done.reason == "tool_calls":
+            assert all(isinstance(arguments, dict) for _, arguments in calls(events))
+    else:
+        assert done.reason in ("stop", "length")
+        assert not any(s in text(events) for s in stop)
+        assert done.completion_tokens == sum(isinstance(e, TextDelta) for e in events)
+    if mode == "required" and functions and max_tokens is None:
+        assert starts
+
+
 # -- response_format -------------------------------------------------------------------
 
 

@@ -230,8 +230,20 @@ def test_prefix_items_and_min_properties() -> None:
     assert len(generate(loose)) == 2
 
 
+def test_optional_properties_that_accept_nothing_are_left_out() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "never": False}}
+    assert generate(schema, fill_optional=True) == {"a": 1}
+
+
 @pytest.mark.parametrize(
-    "schema", [False, {"$ref": "#/$defs/missing"}, {"enum": []}, {"$ref": "other.json#/x"}]
+    "schema",
+    [
+        False,
+        {"$ref": "#/$defs/missing"},
+        {"enum": []},
+        {"$ref": "other.json#/x"},
+        {"type": "object", "properties": {"self": {"$ref": "#"}}, "required": ["self"]},
+    ],
 )
 def test_unsatisfiable_schemas_raise_schema_error(schema: Any) -> None:
     with pytest.raises(SchemaError):

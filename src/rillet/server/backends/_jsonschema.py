@@ -25,6 +25,7 @@ Schema = dict[str, Any] | bool
 Pick = Callable[[int], int]
 
 _MAX_DEPTH = 8  # deeper than this, only what is required (recursive schemas end)
+_HARD_DEPTH = 64  # a schema that still requires more nesting here has no finite value
 _FALLBACK_PLACE = "San Francisco"
 
 PLACE_FIELDS = words(
@@ -141,6 +142,8 @@ class _Generator:
         self.fill_optional = fill_optional
 
     def value(self, schema: Schema, name: str | None, depth: int) -> Any:
+        if depth > _HARD_DEPTH:
+            raise SchemaError("the schema requires values nested without end")
         schema = self.resolve(schema)
         if "const" in schema:
             return schema["const"]
@@ -268,7 +271,7 @@ class _Generator:
 
     def wanted(self, key: str, sub: Schema, depth: int) -> bool:
         """Whether an optional property belongs in the value."""
-        if depth >= _MAX_DEPTH:
+        if depth >= _MAX_DEPTH or sub is False:
             return False
         if self.fill_optional:
             return True

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from rillet.server.backends._tokens import words
 
-Intent = Literal["count", "story", "poem", "haiku", "joke", "explain", "greet", "general"]
+Intent = Literal["count", "story", "poem", "haiku", "joke", "explain", "greet", "task", "general"]
 
 STOPWORDS = words(
     """a an the and or but if then else of in on at to for from by with about into over
@@ -70,8 +70,15 @@ _INTENTS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
 )
 _REQUEST_VERBS = words(
     """compare set find list show create build plan help summarize summarise translate
-    convert calculate compute book send check search recommend suggest name draft"""
+    convert calculate compute book send check search recommend suggest name draft give
+    make write fix improve rewrite review organise organize prepare outline design"""
 )
+_QUESTION = re.compile(
+    r"^(how|why|where|when)\s+(do|does|did|can|should|would|is|are|was|were)\s+(.+?)\s*[.?!]*$",
+    re.I,
+)
+_PRONOUNS = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself"}
+_ARTICLES = ("a", "an", "the", "my", "your", "this", "that", "these", "those", "our")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 
 
@@ -169,16 +176,68 @@ def _intent_and_subject(text: str) -> tuple[Intent, str | None]:
         if pattern.search(single_line):
             about = _ABOUT.search(single_line)
             return intent, _trim_subject(about.group(1)) if about else None
+    question = _QUESTION.match(single_line)
+    if question:
+        return "explain", _indirect_question(*question.groups())
     explained = _EXPLAIN.match(single_line)
     if explained:
         return "explain", _trim_subject(explained.group(1))
+    request = single_line.rstrip(".?!").split()
+    if request and request[0].lower() == "please":
+        request.pop(0)
+    if request and request[0].lower() in _REQUEST_VERBS:
+        return "task", _phrase([_gerund(request[0]), *map(_swap_pronoun, request[1:])])
     about = _ABOUT.search(single_line)
     if about:
         return "general", _trim_subject(about.group(1))
-    words = single_line.rstrip(".?!").split()
-    while words and (words[0].lower() in STOPWORDS or words[0].lower() in _REQUEST_VERBS):
-        words.pop(0)
-    return "general", _trim_subject(" ".join(words))
+    return "general", _trim_subject(" ".join(request)) if request else None
+
+
+def _indirect_question(wh: str, aux: str, rest: str) -> str:
+    """ "How do I sort a list" -> "how to sort a list"; "Why is it so" -> "why it is so"."""
+    wh, aux, words = wh.lower(), aux.lower(), rest.split()
+    if words[0].lower() in ("i", "you", "we") and aux in ("do", "can", "should", "would"):
+        return _phrase([wh, "to", *map(_swap_pronoun, words[1:])])
+    if wh in ("where", "when") and aux not in ("do", "does", "did"):
+        return f"{_phrase([wh, *map(_swap_pronoun, words)])} {aux}"
+    size = 2 if words[0].lower() in _ARTICLES and len(words) > 1 else 1
+    subject, tail = [_swap_pronoun(w) for w in words[:size]], words[size:]
+    if aux == "does" and tail:
+        tail = [_third_person(tail[0]), *tail[1:]]
+    verb = [] if aux in ("do", "does", "did") else [aux]
+    return _phrase([wh, *subject, *verb, *map(_swap_pronoun, tail)])
+
+
+def _phrase(words: list[str], limit: int = 10) -> str:
+    """At most `limit` words, not ending on a word that needs a continuation."""
+    words = words[:limit]
+    while len(words) > 1 and words[-1].lower() in STOPWORDS:
+        words.pop()
+    return " ".join(words).strip(",;:")
+
+
+def _swap_pronoun(word: str) -> str:
+    """The asker's "I" and "my" become "you" and "your" in the answer."""
+    return _PRONOUNS.get(word.lower(), word)
+
+
+def _gerund(verb: str) -> str:
+    v = verb.lower()
+    if v.endswith("ie"):
+        return v[:-2] + "ying"
+    if v.endswith("e") and not v.endswith(("ee", "ye", "oe")):
+        return v[:-1] + "ing"
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", v):  # plan -> planning, set -> setting
+        return v + v[-1] + "ing"
+    return v + "ing"
+
+
+def _third_person(verb: str) -> str:
+    if verb.endswith(("s", "sh", "ch", "x", "o")):
+        return verb + "es"
+    if verb.endswith("y") and verb[-2:-1] not in tuple("aeiou"):
+        return verb[:-1] + "ies"
+    return verb + "s"
 
 
 def _trim_subject(phrase: str) -> str | None:

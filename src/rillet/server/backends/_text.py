@@ -97,9 +97,9 @@ _STORY_ENDINGS = (
 )
 _POEM_LINES = (
     "{Subject}, like {image},", "I think of {subject} when the day grows thin,",
-    "there is a quiet music in {subject},", "and every hour returns to {image}.",
+    "there is a quiet music in {subject},", "and every hour returns to {image},",
     "we carry {subject} the way rivers carry light,", "soft as {image}, patient as stone,",
-    "{subject} waits where the morning begins,", "and the world leans in to listen.",
+    "and where the morning begins, there is {subject},", "and the world leans in to listen,",
 )  # fmt: skip
 _HAIKU_LINES = (
     ("Quiet {subject} hums", "Morning light, {subject}", "Soft {subject} at dawn",
@@ -154,6 +154,23 @@ _GENERAL = (
     "If something does not work the first time, try a simpler version and build up from there.",
     "Let me know if you would like more detail on any part of this.",
 )
+_TASK_OPENINGS = (
+    "Sure, here is a short take on {subject}.",
+    "Happy to help with {subject}.",
+    "Here is how I would go about {subject}.",
+)
+_TASK = (
+    "The first step in {subject} is to be clear about what a good result looks like.",
+    "After that, it is mostly a matter of small, careful steps.",
+    "It helps to write down anything you are unsure of before you begin.",
+    "A common pitfall when {subject} is rushing past the details.",
+    "Once a first version is done, check it against what you expected.",
+    "If the result is not quite right, adjust one thing at a time.",
+)
+_TASK_CLOSINGS = (
+    "Let me know if you would like me to go through {subject} in more detail.",
+    "I hope that helps with {subject}.",
+)
 _GREETINGS = (
     "Hello! How can I help you today?",
     "Hi there! What can I do for you?",
@@ -185,7 +202,7 @@ def compose_json_object(prompt: Prompt, sampler: Sampler) -> dict[str, Any]:
         start, end = prompt.count
         return {"numbers": list(_count_range(start, end))}
     topic = prompt.subject or "your request"
-    answer = _general(prompt, sampler) if prompt.intent == "general" else compose(prompt, sampler)
+    answer = compose(prompt, sampler)
     keywords = [word for _, word in prompt.words][:5] or ["general"]
     return {"topic": topic, "answer": _first_sentences(answer, 2), "keywords": keywords}
 
@@ -240,8 +257,8 @@ def _story(prompt: Prompt, sampler: Sampler) -> str:
 def _poem(prompt: Prompt, sampler: Sampler) -> str:
     slots = {"subject": prompt.subject or "the evening"}
     lines = sampler.pick_distinct(_POEM_LINES, sampler.between(4, 8))
-    poem = "\n".join(_fill(line, slots, sampler) for line in lines).rstrip(",.") + "."
-    return poem[0].upper() + poem[1:]
+    filled = [_fill(line, slots, sampler) for line in lines]
+    return "\n".join(line[0].upper() + line[1:] for line in filled).rstrip(",") + "."
 
 
 def _haiku(prompt: Prompt, sampler: Sampler) -> str:
@@ -259,12 +276,30 @@ def _joke(prompt: Prompt, sampler: Sampler) -> str:
 
 
 def _explain(prompt: Prompt, sampler: Sampler) -> str:
-    slots = {"subject": prompt.subject or "this topic"}
-    opening = _fill(sampler.choice(_EXPLAIN_OPENINGS), slots, sampler)
-    closing = _fill(sampler.choice(_EXPLAIN_CLOSINGS), slots, sampler)
+    return _framed(prompt.subject or "this topic", _EXPLAIN_OPENINGS, _EXPLAIN, _EXPLAIN_CLOSINGS,
+                   sampler)  # fmt: skip
+
+
+def _task(prompt: Prompt, sampler: Sampler) -> str:
+    return _framed(prompt.subject or "this", _TASK_OPENINGS, _TASK, _TASK_CLOSINGS, sampler,
+                   in_order=True)  # fmt: skip
+
+
+def _framed(
+    subject: str,
+    openings: Sequence[str],
+    body: Sequence[str],
+    closings: Sequence[str],
+    sampler: Sampler,
+    in_order: bool = False,
+) -> str:
+    """An opening, distinct body sentences up to the length budget, and a closing."""
+    slots = {"subject": subject}
+    opening = _fill(sampler.choice(openings), slots, sampler)
+    closing = _fill(sampler.choice(closings), slots, sampler)
     fixed = count_tokens(opening) + count_tokens(" " + closing)
-    body = _sentences_until(_EXPLAIN, slots, sampler, _budget(sampler), fixed)
-    return " ".join([opening, *body, closing])
+    middle = _sentences_until(body, slots, sampler, _budget(sampler), fixed, in_order)
+    return " ".join([opening, *middle, closing])
 
 
 def _general(prompt: Prompt, sampler: Sampler) -> str:
@@ -340,5 +375,6 @@ _WRITERS: dict[str, Callable[[Prompt, Sampler], str]] = {
     "explain": _explain,
     "general": _general,
     "greet": _greet,
+    "task": _task,
     "count": _count,
 }

@@ -234,7 +234,10 @@ def _fingerprint(request: GenerationRequest) -> int:
         "tool_name": request.tool_name,
         "response_format": request.response_format,
     }
-    data = orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)
+    try:
+        data = orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)
+    except orjson.JSONEncodeError:  # integers past 64 bits, say; slower but still stable
+        data = repr(content).encode()
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
