@@ -112,12 +112,14 @@ class ScriptedBackend:
 
 
 @contextlib.contextmanager
-def serve_app(app: ASGIApp) -> Iterator[str]:
+def serve_app(app: ASGIApp, shutdown_grace: float | None = None) -> Iterator[str]:
     """Run `app` on a free loopback port in a thread; yield the base URL (ending in /v1)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="critical", lifespan="on")
+    config = uvicorn.Config(
+        app, log_level="critical", lifespan="on", timeout_graceful_shutdown=shutdown_grace
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -116,3 +117,30 @@ def test_slow_reader_pauses_generation(fast_url: str, fast: ScriptedBackend) -> 
             sock.recv(65536)
         wait_until(lambda: fast.generated > paused_at)
     wait_until(lambda: fast.active == 0)
+
+
+def test_shutdown_ends_open_requests_with_an_error() -> None:
+    backend = ScriptedBackend(length=1000, delay=0.05)
+    results: list[str] = []
+
+    def request(stream: bool) -> None:
+        response = httpx.post(
+            f"{url}/chat/completions", json={**BODY, "stream": stream}, timeout=10
+        )
+        results.append(f"{response.status_code} {response.text}")
+
+    with serve_app(create_app(backend), shutdown_grace=0.2) as url:
+        threads = [threading.Thread(target=request, args=(s,)) for s in (True, False)]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: backend.generated >= 4)
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 2
+    for result in results:
+        assert "server_shutting_down" in result
+    # The stream still ends as a well-formed event stream with the error as its last event.
+    streamed = next(r for r in results if r.startswith("200"))
+    assert streamed.rstrip().split("\n\n")[-1].startswith('data: {"error"')
+    assert any(r.startswith("503") for r in results)
+    assert backend.active == 0

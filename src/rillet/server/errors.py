@@ -7,6 +7,7 @@ every endpoint (chat completions, responses, models) fails the same way.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -89,6 +90,22 @@ def internal_error() -> APIError:
     )
 
 
+def shutting_down() -> APIError:
+    return APIError(
+        503,
+        "The server is shutting down; retry against a running server.",
+        type="server_error",
+        code="server_shutting_down",
+    )
+
+
+def uncancel_current_task() -> None:
+    """Absorb a cancellation this handler answers itself (the request task is ours to end)."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
 async def send_error(send: Send, error: APIError, request_id: str | None = None) -> None:
     """Send `error` as a complete JSON response (usable outside Starlette, e.g. in middleware)."""
     headers = dict(error.headers)
@@ -132,5 +149,9 @@ def reports_errors(endpoint: Endpoint) -> Endpoint:
         except Exception:
             logger.exception("unhandled error for %s %s", request.method, request.url.path)
             raise internal_error() from None
+        except asyncio.CancelledError:
+            # uvicorn cancels requests still running when a graceful shutdown times out.
+            uncancel_current_task()
+            raise shutting_down() from None
 
     return guarded

@@ -25,7 +25,7 @@ import orjson
 from starlette.responses import Response
 
 from rillet.server.asgi import Receive, Scope, Send
-from rillet.server.errors import APIError, internal_error
+from rillet.server.errors import APIError, internal_error, shutting_down
 
 logger = logging.getLogger("rillet.server")
 
@@ -83,9 +83,11 @@ class EventStreamResponse(Response):
         try:
             await self._pump(send)
         except asyncio.CancelledError:
-            if not self._disconnected:
-                raise
             task.uncancel()
+            if not self._disconnected:
+                # The server is stopping and its grace period is over: say so, end cleanly.
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": error_event(shutting_down())})
         finally:
             self._finished = True
             watcher.cancel()
