@@ -223,6 +223,24 @@ def test_no_message_gives_the_bare_status(body: Any) -> None:
     assert err.message == "Error code: 500"
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"detail": "Not Found"}, 'Error code: 404 - {"detail":"Not Found"}'),
+        ({"error": {"code": "x"}}, 'Error code: 404 - {"code":"x"}'),
+        ({"errors": ["a" * 300]}, None),
+    ],
+)
+def test_bodies_without_a_message_are_shown(body: Any, expected: str | None) -> None:
+    err = status_error(_response(404, body), body)
+    assert isinstance(err, NotFoundError)
+    if expected is not None:
+        assert err.message == expected
+    else:
+        assert err.message.startswith('Error code: 404 - {"errors":["aaa')
+        assert len(err.message) <= len("Error code: 404 - ") + 200
+
+
 def test_html_bodies_are_excerpted() -> None:
     page = (
         "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"

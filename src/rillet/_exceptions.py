@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import httpx
+import orjson
 
 __all__ = [
     "APIConnectionError",
@@ -168,6 +169,9 @@ def status_error(response: httpx.Response, body: object | None) -> APIStatusErro
         message += f" - {detail}"
     elif isinstance(error, str) and error:
         message += f" - {_excerpt(error)}"
+    elif isinstance(error, dict) and error and "message" not in error:
+        # e.g. `{"detail": "Not Found"}` from a server that is not OpenAI-shaped
+        message += f" - {_excerpt(orjson.dumps(error).decode())}"
     status = response.status_code
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
