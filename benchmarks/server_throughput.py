@@ -13,9 +13,12 @@ request, one send per event, yielding to the loop between events as a backend
 would. The difference between the two is the cost of rillet's layers: request
 validation, the backend, chunk formatting, SSE plumbing.
 
-Reported per server and concurrency: chunks/s, streams/s, server CPU time per
-chunk (from /proc, so it includes everything the server process does), and the
-per-stream overhead: the mean time of a one-token stream at concurrency 1.
+Reported per server and concurrency: chunks/s, streams/s, how busy the server's
+core was, server CPU time per chunk (from /proc, so it includes everything the
+server process does) and its inverse, the chunks one fully busy core sustains.
+On a shared machine the last two are the steadier figures: wall-clock rates
+drop when other processes take the core. Per-stream overhead is the mean time
+of a one-token stream at concurrency 1.
 """
 
 from __future__ import annotations
@@ -259,9 +262,10 @@ def report(
 ) -> None:
     print(
         "| streams | server | chunks/s | streams/s | server CPU busy | server CPU µs/chunk "
-        "| load generator CPU | rillet/peer chunks/s | rillet/peer CPU/chunk |"
+        "| chunks per server CPU-second | load generator CPU | rillet/peer chunks/s "
+        "| rillet/peer CPU/chunk |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for conc in concurrency:
         peer = rows["peer", conc]
         for name in ("rillet", "peer"):
@@ -275,8 +279,8 @@ def report(
                 ratios = f"| {rate / peer_rate:.2f} | {cpu_us / peer_us:.2f} |"
             print(
                 f"| {conc} | {name} | {rate:,.0f} | {row['streams'] / row['elapsed']:,.1f} "
-                f"| {row['cpu'] / row['elapsed']:.0%} | {cpu_us:.1f} | {row['load_cpu']:.0%} "
-                + ratios
+                f"| {row['cpu'] / row['elapsed']:.0%} | {cpu_us:.1f} | {1e6 / cpu_us:,.0f} "
+                f"| {row['load_cpu']:.0%} " + ratios
             )
     print()
     print("| server | one-token stream, mean ms (concurrency 1) |")

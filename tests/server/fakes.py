@@ -112,7 +112,7 @@ class ScriptedBackend:
 
 
 @contextlib.contextmanager
-def serve_app(app: ASGIApp, shutdown_grace: float | None = None) -> Iterator[str]:
+def serve_app(app: ASGIApp, shutdown_grace: int | None = None) -> Iterator[str]:
     """Run `app` on a free loopback port in a thread; yield the base URL (ending in /v1)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -148,9 +148,11 @@ def test_backend_failure_mid_stream_is_an_error_event(broken_url: str) -> None:
 def test_openai_client_sees_a_500_as_internal_server_error(broken_url: str) -> None:
     client = openai.OpenAI(base_url=broken_url, api_key="x", max_retries=0)
     with pytest.raises(openai.InternalServerError) as info:
-        client.chat.completions.create(model="gpt-4", messages=CHAT["messages"])
+        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
     assert info.value.status_code == 500
     # Mid-stream, the error event becomes an APIError raised while iterating.
-    stream = client.chat.completions.create(model="gpt-4", messages=CHAT["messages"], stream=True)
+    stream = client.chat.completions.create(
+        model="gpt-4", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     with pytest.raises(openai.APIError):
         list(stream)

@@ -129,7 +129,7 @@ def test_shutdown_ends_open_requests_with_an_error() -> None:
         )
         results.append(f"{response.status_code} {response.text}")
 
-    with serve_app(create_app(backend), shutdown_grace=0.2) as url:
+    with serve_app(create_app(backend), shutdown_grace=1) as url:
         threads = [threading.Thread(target=request, args=(s,)) for s in (True, False)]
         for thread in threads:
             thread.start()
