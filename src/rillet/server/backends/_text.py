@@ -80,18 +80,27 @@ _STORY_OPENINGS = (
     "In {place}, a {noun} called {name} woke up one morning with a strange idea.",
     "Long ago, in {place}, there was a {mood} {noun} named {name} who dreamed of adventure.",
 )
-_STORY_MIDDLES = (
-    "Every day, {name} {daily}, but something always felt missing.",
-    "One morning, {name} found {object} hidden under {hiding}.",
-    "{name} had never seen anything like it, so the {noun} went to ask {helper} for help.",
-    "{name} and {helper} set out across {terrain}, talking about {talk} as they walked.",
-    "The journey was long, and more than once {name} wanted to turn back.",
-    "At last {name} reached {goal}, where the air smelled of {smell}.",
-    "A storm rolled in that night, and {name} stayed awake until the sky turned gold.",
-    "There, {name} discovered that {object} was the answer to an old riddle.",
-)
+# The story's arc: one sentence per stage, stages kept in this order. Shorter stories
+# drop stages in _STORY_CUTS order, which never leaves a stage whose setup is gone.
+_STORY_STAGES = (
+    ("Every day, {name} {daily}, but something always felt missing.",
+     "Most mornings, {name} {daily} and dreamed of faraway places."),
+    ("One morning, {name} found {object} hidden under {hiding}.",
+     "One day, a gust of wind left {object} right at {name}'s feet."),
+    ("{name} had never seen anything like it, so the {noun} went to ask {helper} for help.",
+     "Curious, {name} showed it to {helper}, who smiled as if remembering something."),
+    ("{name} and {helper} set out across {terrain}, talking about {talk} as they walked.",
+     "The next day, {name} and {helper} followed the clues across {terrain}."),
+    ("The journey was long, and more than once {name} wanted to turn back.",
+     "A storm rolled in that night, and {name} stayed awake until the sky turned gold."),
+    ("At last {name} reached {goal}, where the air smelled of {smell}.",
+     "Finally, {name} arrived at {goal}, where the air smelled of {smell}."),
+    ("There, {name} discovered that {object} was the answer to an old riddle.",
+     "There, {object} began to glow, and everything suddenly made sense."),
+)  # fmt: skip
+_STORY_CUTS = (4, 0, 2, 6, 5, 3)  # stage 1, the discovery, always stays
 _STORY_ENDINGS = (
-    "From that day on, {name} {habit}, and {place} was a little brighter for it.",
+    "From that day on, {name} {habit}, and the world around {name} was a little brighter.",
     "When {name} finally came home, the {noun} knew that {lesson}.",
     "And so {name} learned that {lesson}.",
 )
@@ -249,9 +258,16 @@ def _story(prompt: Prompt, sampler: Sampler) -> str:
         slots[fixed_slot] = sampler.choice(_SLOTS[fixed_slot])
     opening = _fill(sampler.choice(_STORY_OPENINGS), slots, sampler)
     ending = _fill(sampler.choice(_STORY_ENDINGS), slots, sampler)
-    fixed = count_tokens(opening) + count_tokens(" " + ending)
-    middle = _sentences_until(_STORY_MIDDLES, slots, sampler, _budget(sampler), fixed, True)
-    return " ".join([opening, *middle, ending])
+    stages = [_fill(sampler.choice(stage), slots, sampler) for stage in _STORY_STAGES]
+    sizes = [count_tokens(" " + sentence) for sentence in stages]
+    total = count_tokens(opening) + count_tokens(" " + ending) + sum(sizes)
+    budget, kept = sampler.between(SHORTEST + 20, LONGEST), set(range(len(stages)))
+    for stage in _STORY_CUTS:
+        if total <= budget:
+            break
+        kept.discard(stage)
+        total -= sizes[stage]
+    return " ".join([opening, *(stages[i] for i in sorted(kept)), ending])
 
 
 def _poem(prompt: Prompt, sampler: Sampler) -> str:
