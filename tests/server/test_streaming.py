@@ -144,3 +144,12 @@ def test_shutdown_ends_open_requests_with_an_error() -> None:
     assert streamed.rstrip().split("\n\n")[-1].startswith('data: {"error"')
     assert any(r.startswith("503") for r in results)
     assert backend.active == 0
+
+
+def test_disconnect_stops_a_non_streamed_generation(slow_url: str, slow: ScriptedBackend) -> None:
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{slow_url}/chat/completions", json={**BODY, "stream": False}, timeout=0.3)
+    closed_at = time.monotonic()
+    wait_until(lambda: slow.closed == 1)
+    assert len([t for t in slow.stamps if t > closed_at]) <= 1
+    assert slow.active == 0

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["Receive", "Scope", "Send", "new_request_id", "read_body", "send_bytes"]
+__all__ = [
+    "ClientDisconnected",
+    "Receive",
+    "Scope",
+    "Send",
+    "new_request_id",
+    "read_body",
+    "run_until_disconnect",
+    "send_bytes",
+]
+
+T = TypeVar("T")
 
 
 def new_request_id() -> str:
@@ -63,3 +76,32 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
             parts.append(chunk)
         if not message.get("more_body", False):
             return b"".join(parts)
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its answer was ready."""
+
+
+async def run_until_disconnect(receive: Receive, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`, cancelling it as soon as the client disconnects.
+
+    For answers sent in one piece: without this, a client that gives up on a long
+    non-streamed generation would leave the backend generating for nobody.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        raise ClientDisconnected
+    finally:
+        for pending in (task, watcher):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

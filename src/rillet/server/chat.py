@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rillet.server.asgi import new_request_id
+from rillet.server.asgi import ClientDisconnected, new_request_id, run_until_disconnect
 from rillet.server.backends.base import (
     Backend,
     Finish,
@@ -52,7 +52,11 @@ async def chat_completions(request: Request) -> Response:
             keepalive=context.config.keepalive,
             headers=headers,
         )
-    completion = await complete_chat(context.backend, chat, completion_id, created)
+    work = complete_chat(context.backend, chat, completion_id, created)
+    try:
+        completion = await run_until_disconnect(request.receive, work)
+    except ClientDisconnected:
+        return Response(status_code=499)  # nobody is listening; the status only reaches logs
     return Response(orjson.dumps(completion), media_type="application/json", headers=headers)
 
 
