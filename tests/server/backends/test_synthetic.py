@@ -277,6 +277,11 @@ async def test_auto_calls_the_function_the_prompt_asks_for_with_the_place() -> N
     assert sum(isinstance(e, ToolCallDelta) for e in events) >= 3
 
 
+async def test_a_related_word_asks_for_a_function_too() -> None:
+    events = await run(ask("Will it be sunny in Rome?", functions=(WEATHER,), tool_mode="auto"))
+    assert calls(events) == [("get_weather", {"location": "Rome"})]
+
+
 async def test_an_enum_value_named_in_the_prompt_is_used() -> None:
     prompt = "What's the weather in Paris in fahrenheit?"
     events = await run(ask(prompt, functions=(WEATHER,), tool_mode="auto"))

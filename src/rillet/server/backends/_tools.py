@@ -22,6 +22,16 @@ _GENERIC = words(
     tool data info information value values api use using call run do"""
 )
 _MAX_CALLS = 8
+# Words that ask for a function without naming it: "temperature" asks for the weather.
+_RELATED = {
+    "weather": "temperature forecast rain raining sunny snow snowing windy humidity degree",
+    "time": "clock hour timezone",
+    "email": "mail inbox",
+    "calendar": "meeting appointment schedule",
+    "currency": "exchange dollar euro yen",
+    "search": "find lookup",
+}
+_ASKS_FOR = {normalise(w): topic for topic, related in _RELATED.items() for w in related.split()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,8 @@ def _match(function: FunctionSpec, prompt: Prompt) -> _Match:
     score, position = 0, -1
     for pos, word in prompt.words:
         gained = 2 * (word in name_words) + (word in described)
+        if not gained and word in _ASKS_FOR:
+            gained = _ASKS_FOR[word] in name_words or _ASKS_FOR[word] in described
         if gained and position < 0:
             position = pos
         score += gained
