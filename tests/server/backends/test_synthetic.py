@@ -234,6 +234,18 @@ async def test_the_earliest_of_several_stops_wins() -> None:
     assert text(await run(ask(STORY, stop=(late, "never-there", early)))) == full[:20]
 
 
+async def test_a_stop_right_after_the_last_allowed_token_is_a_length_finish() -> None:
+    full = text(await run(ask(STORY)))
+    pieces = tokenize(full)
+    stop = pieces[5]  # begins exactly where the first five tokens end
+    assert finish(await run(ask(STORY, stop=(stop,), max_tokens=5))).reason == "length"
+    assert finish(await run(ask(STORY, stop=(stop,), max_tokens=6))).reason == "stop"
+    assert len(pieces[4]) > 1
+    inside = pieces[4][1:] + pieces[5]  # begins inside the fifth token
+    events = await run(ask(STORY, stop=(inside,), max_tokens=5))
+    assert finish(events).reason == "stop" and text(events) == full[: full.find(inside)]
+
+
 async def test_a_stop_after_max_tokens_still_finishes_with_length() -> None:
     full = text(await run(ask(STORY)))
     events = await run(ask(STORY, stop=(full[-8:],), max_tokens=5))

@@ -141,12 +141,15 @@ class _Planner:
     def text_events(self, text: str) -> tuple[GenerationEvent, ...]:
         pieces = tokenize(text)
         reason: FinishReason = "stop"
+        # The token holding a stop string is generated too; when the string starts a token,
+        # that token comes after the ones kept, and may be one past max_tokens.
+        stop_token_after = False
         cut = first_stop(text, self.request.stop)
         if cut is not None:
-            pieces = _cut_at(pieces, cut)
+            pieces, stop_token_after = _cut_at(pieces, cut)
         limit = self.request.max_tokens
-        if limit is not None and (len(pieces) > limit or (cut is not None and len(pieces) == limit
-                                                           and _ends_at(pieces, cut))):  # fmt: skip
+        needed = len(pieces) + stop_token_after
+        if limit is not None and needed > limit:
             pieces, reason = pieces[:limit], "length"
         if self.request.logprobs:
             seed = _mix(self.fingerprint, "logprobs", self.choice)
@@ -200,21 +203,19 @@ def _json_pieces(arguments: str) -> list[str]:
     return pieces
 
 
-def _cut_at(pieces: list[str], cut: int) -> list[str]:
-    """The pieces of the text before character `cut`, the last one shortened if needed."""
+def _cut_at(pieces: list[str], cut: int) -> tuple[list[str], bool]:
+    """The pieces of the text before character `cut` (the last one shortened if needed),
+    and whether `cut` falls between two pieces."""
     kept, length = [], 0
     for piece in pieces:
         if length + len(piece) > cut:
             if cut > length:
                 kept.append(piece[: cut - length])
+                return kept, False
             break
         kept.append(piece)
         length += len(piece)
-    return kept
-
-
-def _ends_at(pieces: list[str], cut: int) -> bool:
-    return sum(map(len, pieces)) == cut
+    return kept, True
 
 
 def _prompt_tokens(request: GenerationRequest) -> int:
