@@ -71,6 +71,12 @@ _FORMATS: dict[str, Callable[[int], str]] = {
 }
 _FIELD_FORMATS = {"date": "date", "day": "date", "birthday": "date", "time": "time",
                   "datetime": "date-time", "timestamp": "date-time"}  # fmt: skip
+_NUMBERS_BY_NAME: dict[str, float] = {
+    "year": 2025, "age": 30, "latitude": 35.68, "lat": 35.68, "longitude": 139.69,
+    "lon": 139.69, "lng": 139.69, "price": 19.99, "amount": 100, "quantity": 2,
+    "percent": 50, "percentage": 50, "rating": 4, "temperature": 21, "page": 1, "limit": 10,
+    "count": 5, "days": 3, "hours": 2, "minutes": 15, "seconds": 30,
+}  # fmt: skip
 _PATTERN_TRIES = ("example", "abc", "ABC", "a1", "A1", "123", "0", "a", "x-1", "2025-06-01")
 _SMALL_NUMBERS = (1, 3, 5, 10, 2, 42)
 
@@ -292,10 +298,13 @@ class _Generator:
         high = schema.get("maxItems", math.inf)
         if items is False:
             high = min(high, len(prefix))
-        wanted = len(self.hints.places) if field_words(name) & PLACE_FIELDS else 1 + self.pick(3)
         if depth >= _MAX_DEPTH:
             wanted = 0
-        size = int(min(max(low, wanted, 1 if low else 0, min(len(prefix), low)), high))
+        elif field_words(name) & PLACE_FIELDS:
+            wanted = len(self.hints.places) or 1
+        else:
+            wanted = 1 + self.pick(3)
+        size = int(min(max(low, wanted), high))
         if "contains" in schema:
             size = max(size, 1)
         result: list[Any] = []
@@ -337,6 +346,8 @@ class _Generator:
             candidate = schema["default"]
         elif low > -math.inf and high < math.inf:
             candidate = (low + high) / 2
+        elif words := field_words(name) & _NUMBERS_BY_NAME.keys():
+            candidate = _NUMBERS_BY_NAME[min(words)]
         else:
             candidate = _SMALL_NUMBERS[self.pick(len(_SMALL_NUMBERS))]
         if integer:
