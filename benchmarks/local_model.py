@@ -1,0 +1,343 @@
+"""Streaming speed of the embedded model: the library alone, `rillet serve`, and a peer server.
+
+    python benchmarks/local_model.py [--max-tokens 128] [--runs 3]
+
+Three ways to stream the same Gemma 3 270M GGUF, same prompt, same thread count:
+
+  (a) llama-cpp-python in this process, the ceiling: `Llama.generate` and one
+      detokenize per token (no HTTP, no JSON, no second process); (a') the same
+      through the library's own streaming call, `create_completion(stream=True)`;
+  (b) `rillet serve` (default backend), streamed through rillet's AsyncOpenAI;
+  (c) llama-cpp-python's own OpenAI server (`python -m llama_cpp.server`),
+      streamed through the same client.
+
+Each runs at 1 stream (`--runs` times, one after another) and at 4 concurrent
+streams. Reported per row: time to first token (mean over streams), the
+per-stream decode rate (tokens after the first over the time after the first),
+and the aggregate rate (all tokens over the wall time of the round). Tokens are
+counted as content chunks, which is one token per chunk for both servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+from rillet import AsyncOpenAI
+from rillet.server.backends._llama_prompt import render_prompt
+from rillet.server.backends._llama_run import Sampling
+from rillet.server.backends.llama import DEFAULT_CONTEXT, packaged_model_path
+
+PROMPT = "Write a story about a robot."
+MESSAGES = [{"role": "user", "content": PROMPT}]
+LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) ")
+THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides
+SAMPLING = Sampling()
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """One stream: seconds from its request to its first and last token, and its token count."""
+
+    first: float
+    last: float
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    name: str
+    streams: int
+    ttft_ms: float
+    stream_rate: float
+    total_rate: float
+    tokens: float  # mean per stream: a server that stops early would look fast
+
+
+def summarize(name: str, streams: int, rounds: list[tuple[float, list[Timing]]]) -> Row:
+    timings = [t for _, round_timings in rounds for t in round_timings]
+    rates = [(t.tokens - 1) / (t.last - t.first) for t in timings if t.tokens > 1]
+    tokens = sum(t.tokens for t in timings)
+    wall = sum(elapsed for elapsed, _ in rounds)
+    return Row(
+        name,
+        streams,
+        statistics.mean(t.first for t in timings) * 1000,
+        statistics.mean(rates),
+        tokens / wall,
+        tokens / len(timings),
+    )
+
+
+# --- (a) the library itself ----------------------------------------------------------
+
+
+TokenSource = Callable[[Any, str, int, int], Iterator[str]]
+
+
+def generated_pieces(model: Any, prompt: str, seed: int, max_tokens: int) -> Iterator[str]:
+    """The lean path: `Llama.generate` and one detokenize per token, as rillet's backend does."""
+    import llama_cpp
+
+    model.set_seed(seed)
+    vocab = llama_cpp.llama_model_get_vocab(model.model)
+    tokens = model.tokenize(prompt.encode(), add_bos=True, special=True)
+    stream = model.generate(
+        tokens,
+        temp=SAMPLING.temperature,
+        top_p=SAMPLING.top_p,
+        top_k=SAMPLING.top_k,
+        min_p=SAMPLING.min_p,
+        repeat_penalty=SAMPLING.repeat_penalty,
+    )
+    for count, token in enumerate(stream, 1):
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            return
+        yield model.detokenize([token]).decode("utf-8", "replace")
+        if count >= max_tokens:
+            return
+
+
+def completion_pieces(model: Any, prompt: str, seed: int, max_tokens: int) -> Iterator[str]:
+    """The library's own streaming API, `Llama.create_completion(stream=True)`."""
+    chunks = model.create_completion(
+        prompt,
+        max_tokens=max_tokens,
+        stream=True,
+        temperature=SAMPLING.temperature,
+        top_p=SAMPLING.top_p,
+        top_k=SAMPLING.top_k,
+        min_p=SAMPLING.min_p,
+        repeat_penalty=SAMPLING.repeat_penalty,
+        seed=seed,
+    )
+    for chunk in cast(Iterator[dict[str, Any]], chunks):
+        yield chunk["choices"][0]["text"]
+
+
+def run_direct(name: str, pieces: TokenSource, streams: int, runs: int, max_tokens: int) -> Row:
+    from llama_cpp import Llama
+
+    model = Llama(
+        model_path=str(packaged_model_path()),
+        n_ctx=DEFAULT_CONTEXT,
+        n_threads=THREADS,
+        n_threads_batch=os.cpu_count() or 1,
+        verbose=False,
+    )
+    prompt = render_prompt(MESSAGES)
+    lock = threading.Lock()  # one context, one sequence at a time, as in any server
+
+    def one(seed: int) -> Timing:
+        start = time.perf_counter()
+        first, tokens = 0.0, 0
+        with lock:
+            for text in pieces(model, prompt, seed, max_tokens):
+                if text:
+                    tokens += 1
+                    first = first or time.perf_counter() - start
+        return Timing(first, time.perf_counter() - start, tokens)
+
+    def round_(offset: int) -> tuple[float, list[Timing]]:
+        results: list[Timing] = [Timing(0, 0, 0)] * streams
+        start = time.perf_counter()
+
+        def worker(i: int) -> None:
+            results[i] = one(offset + i)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(streams)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - start, results
+
+    try:
+        one(0)  # warm-up
+        rounds = [round_(100 * r) for r in range(runs)]
+    finally:
+        model.close()
+    return summarize(name, streams, rounds)
+
+
+# --- (b), (c) servers through rillet's client -------------------------------------------
+
+
+async def stream_once(client: AsyncOpenAI, seed: int, max_tokens: int) -> Timing:
+    start = time.perf_counter()
+    first, tokens = 0.0, 0
+    stream = await client.chat.completions.create(
+        model="gemma",
+        messages=MESSAGES,
+        max_tokens=max_tokens,
+        temperature=SAMPLING.temperature,
+        top_p=SAMPLING.top_p,
+        seed=seed,
+        stream=True,
+    )
+    async with stream:
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                tokens += 1
+                first = first or time.perf_counter() - start
+    return Timing(first, time.perf_counter() - start, tokens)
+
+
+async def run_client(base_url: str, name: str, streams: int, runs: int, max_tokens: int) -> Row:
+    client = AsyncOpenAI(base_url=base_url, api_key="local", max_retries=0, timeout=600)
+    try:
+        await stream_once(client, 0, max_tokens)  # warm-up
+        rounds = []
+        for r in range(runs):
+            start = time.perf_counter()
+            timings = await asyncio.gather(
+                *(stream_once(client, 100 * r + i, max_tokens) for i in range(streams))
+            )
+            rounds.append((time.perf_counter() - start, list(timings)))
+    finally:
+        await client.close()
+    return summarize(name, streams, rounds)
+
+
+@contextmanager
+def rillet_server() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rillet", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            match = LISTENING.match(line)
+            if match:
+                yield match.group(1)
+                break
+        else:
+            raise RuntimeError("rillet serve exited before listening")
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def llama_cpp_server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(packaged_model_path()),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", str(DEFAULT_CONTEXT),
+        "--n_threads", str(THREADS),
+        "--n_threads_batch", str(os.cpu_count() or 1),
+        "--chat_format", "gemma",  # the GGUF has no template; without this it answers nothing
+        "--interrupt_requests", "False",  # serve concurrent streams to the end, as rillet does
+        "--verbose", "False",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until(lambda: _answers(f"{base_url}/models"), 120, process)
+        yield base_url
+    finally:
+        _stop(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _wait_until(
+    ready: Callable[[], bool], timeout: float, process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the peer server did not start")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def report(rows: list[Row]) -> str:
+    lines = [
+        "| way | streams | tokens/stream | TTFT ms | tokens/s per stream | tokens/s total |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.name} | {r.streams} | {r.tokens:.0f} | {r.ttft_ms:.0f} | {r.stream_rate:.1f} "
+        f"| {r.total_rate:.1f} |"
+        for r in rows
+    ]
+    by = {(r.name.split()[0], r.streams): r for r in rows}
+    lines.append("")
+    for streams in sorted({r.streams for r in rows}):
+        a, b, c = (by.get((key, streams)) for key in ("(a)", "(b)", "(c)"))
+        parts = []
+        if a and b:
+            parts.append(f"(b)/(a) total tokens/s = {b.total_rate / a.total_rate:.3f}")
+        if b and c:
+            parts.append(f"(b)/(c) total tokens/s = {b.total_rate / c.total_rate:.3f}")
+            parts.append(f"(b)/(c) TTFT = {b.ttft_ms / c.ttft_ms:.3f}")
+        lines.append(f"- {streams} stream(s): " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--runs", type=int, default=3, help="rounds at 1 stream (4 streams: 1)")
+    args = parser.parse_args()
+    plan = [(1, args.runs), (4, 1)]
+    rows = []
+    for name, pieces in (
+        ("(a) llama-cpp-python, generate loop", generated_pieces),
+        ("(a') llama-cpp-python, create_completion", completion_pieces),
+    ):
+        rows += [run_direct(name, pieces, streams, runs, args.max_tokens) for streams, runs in plan]
+    with rillet_server() as url:
+        for streams, runs in plan:
+            name = "(b) rillet serve + rillet client"
+            rows.append(asyncio.run(run_client(url, name, streams, runs, args.max_tokens)))
+    with llama_cpp_server() as url:
+        for streams, runs in plan:
+            name = "(c) llama_cpp.server + rillet client"
+            rows.append(asyncio.run(run_client(url, name, streams, runs, args.max_tokens)))
+    rows.sort(key=lambda r: (r.streams, r.name))
+    print(f"prompt {PROMPT!r}, max_tokens {args.max_tokens}, decode threads {THREADS}")
+    print(report(rows))
+
+
+if __name__ == "__main__":
+    main()
