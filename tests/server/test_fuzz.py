@@ -116,3 +116,10 @@ def test_any_json_body(client: httpx.Client, body: dict[str, Any]) -> None:
 @given(content=st.binary(max_size=200) | json_values.map(orjson.dumps))
 def test_any_bytes(client: httpx.Client, content: bytes) -> None:
     check(client.post("chat/completions", content=content), None)
+
+
+def test_server_still_answers_normally_after_the_fuzzing(client: httpx.Client) -> None:
+    body = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    payloads = sse_data(client.post("chat/completions", json=body).text)
+    assert payloads[-1] == "[DONE]"
+    assert orjson.loads(payloads[-2])["choices"][0]["finish_reason"] == "stop"
