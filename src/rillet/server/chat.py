@@ -29,7 +29,7 @@ from rillet.server.backends.base import (
 )
 from rillet.server.chat_request import ChatRequest, parse_chat_request
 from rillet.server.context import get_context
-from rillet.server.interleave import interleave
+from rillet.server.iterators import aclose, interleave
 from rillet.server.sse import DONE, EventStreamResponse
 from rillet.server.validation import read_json
 
@@ -74,16 +74,14 @@ async def stream_chat(
             async for event in events:
                 yield chunks.encode(0, event)
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(events)
     else:
         merged = _events(backend, chat)
         try:
             async for index, event in merged:
                 yield chunks.encode(index, event)
         finally:
-            await merged.aclose()  # type: ignore[attr-defined]
+            await aclose(merged)
     if chat.include_usage:
         yield chunks.usage()
     yield DONE
@@ -248,7 +246,7 @@ async def complete_chat(
             else:
                 choice.finish = event
     finally:
-        await merged.aclose()  # type: ignore[attr-defined]
+        await aclose(merged)
     prompt_tokens = 0
     completion_tokens = 0
     out = []

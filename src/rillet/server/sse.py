@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from rillet.server.asgi import Receive, Scope, Send
 from rillet.server.errors import APIError, internal_error, shutting_down
+from rillet.server.iterators import aclose
 
 logger = logging.getLogger("rillet.server")
 
@@ -93,9 +94,7 @@ class EventStreamResponse(Response):
             watcher.cancel()
             if pinger is not None:
                 pinger.cancel()
-            aclose = getattr(self.events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(self.events)
 
     async def _pump(self, send: Send) -> None:
         try:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from rillet.server.interleave import interleave
+from rillet.server.iterators import aclose, interleave
 
 
 class Source:
@@ -42,14 +42,14 @@ async def test_a_slow_consumer_bounds_what_producers_run_ahead() -> None:
     await anext(merged)
     await asyncio.sleep(0.05)  # the consumer stops reading
     assert sum(s.produced for s in sources) <= 2 + 2 + 1
-    await merged.aclose()  # type: ignore[attr-defined]
+    await aclose(merged)
 
 
 async def test_closing_the_merge_cancels_and_closes_every_source() -> None:
     sources = [Source("a", 1000, delay=0.001), Source("b", 1000, delay=0.001)]
     merged = interleave([s.run() for s in sources])
     await anext(merged)
-    await merged.aclose()  # type: ignore[attr-defined]
+    await aclose(merged)
     produced = [s.produced for s in sources]
     await asyncio.sleep(0.02)
     assert [s.produced for s in sources] == produced
