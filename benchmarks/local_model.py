@@ -103,6 +103,8 @@ def generated_pieces(model: Any, prompt: str, seed: int, max_tokens: int) -> Ite
         top_k=SAMPLING.top_k,
         min_p=SAMPLING.min_p,
         repeat_penalty=SAMPLING.repeat_penalty,
+        presence_penalty=SAMPLING.presence_penalty,
+        frequency_penalty=SAMPLING.frequency_penalty,
     )
     for count, token in enumerate(stream, 1):
         if llama_cpp.llama_vocab_is_eog(vocab, token):
@@ -123,6 +125,8 @@ def completion_pieces(model: Any, prompt: str, seed: int, max_tokens: int) -> It
         top_k=SAMPLING.top_k,
         min_p=SAMPLING.min_p,
         repeat_penalty=SAMPLING.repeat_penalty,
+        presence_penalty=SAMPLING.presence_penalty,
+        frequency_penalty=SAMPLING.frequency_penalty,
         seed=seed,
     )
     for chunk in cast(Iterator[dict[str, Any]], chunks):

@@ -185,6 +185,19 @@ async def test_seed_makes_sampling_repeatable_and_choices_differ(backend: LlamaB
 
 
 @pytest.mark.llama
+async def test_answers_do_not_parrot_the_request_or_leak_the_turn_marker(
+    backend: LlamaBackend,
+) -> None:
+    for seed in range(4):
+        for prompt in ("Hello!", "Tell me a joke"):
+            events = await collect(backend, messages=user(prompt), max_tokens=40, seed=seed)
+            text = text_of(events)
+            first_word = prompt.split()[0].rstrip("!").lower()
+            assert not text.lstrip().lower().startswith(first_word), text
+            assert "mendatang" not in text  # the packaged model's stand-in for <end_of_turn>
+
+
+@pytest.mark.llama
 async def test_stop_string_ends_the_text_before_it(backend: LlamaBackend) -> None:
     full = text_of(await collect(backend, max_tokens=20, temperature=0.0))
     stop = full[6:9]

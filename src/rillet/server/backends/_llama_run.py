@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import codecs
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import llama_cpp
 import numpy as np
-from llama_cpp import Llama
+from llama_cpp import Llama, LogitsProcessorList
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from rillet.server.backends._llama_constraints import (
@@ -23,7 +24,7 @@ from rillet.server.backends._llama_constraints import (
     name_grammar,
     response_grammar,
 )
-from rillet.server.backends._llama_prompt import call_head, render_prompt
+from rillet.server.backends._llama_prompt import call_head, content_text, render_prompt
 from rillet.server.backends._stops import StopMatcher
 from rillet.server.backends.base import (
     Finish,
@@ -43,18 +44,30 @@ from rillet.server.backends.base import (
 class Sampling:
     """Defaults tuned for a 270M base model; each request may override temperature/top_p.
 
-    A base model drifts into loops at low temperature, so the repeat penalty is
-    firm and min_p cuts the long tail of stray tokens (other scripts, markup).
+    A base model drifts into loops, so repetition is penalised three ways (the
+    multiplicative penalty alone let short lines repeat), and min_p cuts the long
+    tail of stray tokens (other scripts, markup). The penalties apply under a
+    grammar too: without them greedy JSON repeats its keys until `max_tokens`.
     """
 
     temperature: float = 0.7
     top_p: float = 0.9
     top_k: int = 40
-    min_p: float = 0.1
-    repeat_penalty: float = 1.3
+    min_p: float = 0.15
+    repeat_penalty: float = 1.15
+    presence_penalty: float = 0.4
+    frequency_penalty: float = 0.4
 
 
 STRUCTURED_MAX_TOKENS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Habits:
+    """Corrections for one model's known habits, found by reading its output."""
+
+    end_tokens: frozenset[int] = frozenset()  # tokens it writes where it means "end of turn"
+    no_echo: bool = False  # it opens answers by repeating the request: forbid that first word
 
 
 class PromptTooLong(ValueError):
@@ -73,8 +86,10 @@ class Run:
         sampling: Sampling,
         max_tokens: int,
         cancelled: Callable[[], bool],
+        habits: Habits | None = None,
     ) -> None:
         self._model = model
+        self._habits = habits or Habits()
         self._request = request
         self._cancelled = cancelled
         self._temperature = (
@@ -106,7 +121,8 @@ class Run:
     def _text(self) -> Iterator[TextDelta]:
         prompt = render_prompt(self._request.messages)
         grammar = response_grammar(self._request.response_format)
-        pieces = self._sample(prompt, grammar)
+        avoid = self._echo_tokens() if grammar is None and self._habits.no_echo else ()
+        pieces = self._sample(prompt, grammar, avoid)
         if not self._request.stop:
             yield from pieces
             return
@@ -135,7 +151,9 @@ class Run:
         for piece in self._sample(prompt, arguments_grammar(spec)):
             yield ToolCallDelta(0, piece.text)
 
-    def _sample(self, prompt: str, grammar: LlamaGrammar | None) -> Iterator[TextDelta]:
+    def _sample(
+        self, prompt: str, grammar: LlamaGrammar | None, avoid_first: Sequence[int] = ()
+    ) -> Iterator[TextDelta]:
         """Text pieces of sampled tokens until end of turn, the budget or a cancel."""
         model = self._model
         tokens = model.tokenize(prompt.encode(), add_bos=True, special=True)
@@ -156,20 +174,12 @@ class Run:
         vocab = llama_cpp.llama_model_get_vocab(model.model)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         held: TokenLogprob | None = None  # a token whose bytes end mid-character
-        stream = model.generate(
-            tokens,
-            temp=self._temperature,
-            top_p=self._top_p,
-            top_k=self._sampling.top_k,
-            min_p=self._sampling.min_p,
-            repeat_penalty=self._sampling.repeat_penalty,
-            grammar=grammar,
-        )
+        stream = self._token_ids(tokens, grammar, avoid_first)
         try:
             for token in stream:
                 if self._cancelled():
                     return
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                if llama_cpp.llama_vocab_is_eog(vocab, token) or token in self._habits.end_tokens:
                     self._reason = "stop"
                     return
                 self.completion_tokens += 1
@@ -186,6 +196,59 @@ class Run:
                     return
         finally:
             stream.close()
+
+    def _token_ids(
+        self, tokens: list[int], grammar: LlamaGrammar | None, avoid_first: Sequence[int]
+    ) -> Generator[int, None, None]:
+        """Sampled token ids; the first is never one of `avoid_first`.
+
+        The ban needs a Python logits processor, which costs a full-vocabulary copy
+        per token, so it runs for the first token only; the second `generate` then
+        reuses the KV cache of the prompt (same path every time, so still repeatable).
+        """
+        options: dict[str, Any] = {
+            "temp": self._temperature,
+            "top_p": self._top_p,
+            "top_k": self._sampling.top_k,
+            "min_p": self._sampling.min_p,
+            "repeat_penalty": self._sampling.repeat_penalty,
+            "presence_penalty": self._sampling.presence_penalty,
+            "frequency_penalty": self._sampling.frequency_penalty,
+            "grammar": grammar,
+        }
+        if avoid_first:
+            banned = list(avoid_first)
+
+            def ban(_: Any, logits: Any) -> Any:
+                logits[banned] = -np.inf
+                return logits
+
+            opening = self._model.generate(
+                tokens, logits_processor=LogitsProcessorList([ban]), **options
+            )
+            try:
+                first = next(opening)
+            finally:
+                opening.close()
+            yield first
+            tokens = [*tokens, first]
+        stream = self._model.generate(tokens, **options)
+        try:
+            yield from stream
+        finally:
+            stream.close()
+
+    def _echo_tokens(self) -> tuple[int, ...]:
+        """First tokens of the latest message's first word, in its usual spellings."""
+        messages = self._request.messages
+        text = content_text(messages[-1].get("content")).strip() if messages else ""
+        word = text.split(maxsplit=1)[0] if text else ""
+        if not word:
+            return ()
+        spellings = {word, word.lower(), word.capitalize()}
+        variants = [v for w in spellings for v in (w, f" {w}")]
+        firsts = {self._model.tokenize(v.encode(), add_bos=False)[0] for v in variants}
+        return tuple(sorted(firsts))
 
     def _logprob(self, token: int, piece: bytes) -> TokenLogprob:
         model = self._model

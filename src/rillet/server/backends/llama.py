@@ -22,7 +22,7 @@ from pathlib import Path
 from llama_cpp import Llama
 
 from rillet.server.backends import BackendUnavailable
-from rillet.server.backends._llama_run import PromptTooLong, Run, Sampling
+from rillet.server.backends._llama_run import Habits, PromptTooLong, Run, Sampling
 from rillet.server.backends.base import Finish, GenerationEvent, GenerationRequest
 
 __all__ = ["LlamaBackend", "PromptTooLong", "packaged_model_path"]
@@ -52,6 +52,19 @@ def packaged_model_path() -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def packaged_habits(model: Llama) -> Habits:
+    """What reading the packaged base model's answers to the guide's prompts showed.
+
+    Its `<end_of_turn>` logit is never competitive: where a turn ends it writes
+    " mendatang" instead (then often "user" or "model", starting a turn of its
+    own), so that token ends the answer. And it opens most answers by repeating
+    the request ("Hello!" -> "Hello! ..."), so the request's first word may not
+    open the answer.
+    """
+    ends = model.tokenize(b" mendatang", add_bos=False)
+    return Habits(end_tokens=frozenset(ends) if len(ends) == 1 else frozenset(), no_echo=True)
 
 
 @dataclass(slots=True)
@@ -84,7 +97,8 @@ class LlamaBackend:
         max_tokens: int | None = None,
         sampling: Sampling | None = None,
     ) -> None:
-        path = Path(model_path) if model_path is not None else packaged_model_path()
+        packaged = model_path is None
+        path = packaged_model_path() if packaged else Path(model_path)  # type: ignore[arg-type]
         if not path.is_file():
             raise BackendUnavailable(f"no model file at {path}")
         cores = os.cpu_count() or 1
@@ -101,6 +115,7 @@ class LlamaBackend:
         except ValueError as exc:
             raise BackendUnavailable(f"could not load {path} as a GGUF model: {exc}") from exc
         self.model_path = path
+        self._habits = packaged_habits(self._model) if packaged else Habits()
         self._max_tokens = max_tokens or _env_int("RILLET_LLAMA_MAX_TOKENS") or DEFAULT_MAX_TOKENS
         self._sampling = sampling or Sampling()
         self._closing = threading.Event()
@@ -127,6 +142,7 @@ class LlamaBackend:
             sampling=self._sampling,
             max_tokens=self._max_tokens,
             cancelled=lambda: cancel.is_set() or self._closing.is_set(),
+            habits=self._habits,
         )
         job = _Job(run, asyncio.get_running_loop(), cancel)
         self._jobs.put(job)
