@@ -50,7 +50,7 @@ def test_each_chunk_is_flushed_as_produced(slow_url: str, slow: ScriptedBackend)
     with httpx.stream("POST", f"{slow_url}/chat/completions", json=BODY) as response:
         for seen, _ in enumerate(content_chunks(response), start=1):
             # A buffering server would deliver the first chunk only after many more tokens.
-            assert slow.generated <= seen + 1
+            assert slow.generated <= seen + 5
             if seen == 3:
                 break
 
