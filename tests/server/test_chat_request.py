@@ -142,9 +142,12 @@ BAD: list[tuple[dict[str, Any], str | None]] = [
     (body(messages="hi"), "messages"),
     (body(messages=[{"role": "wizard", "content": "x"}]), "messages[0].role"),
     (body(messages=[{"content": "x"}]), "messages[0].role"),
+    (body(messages=[{"role": ["user"], "content": "x"}]), "messages[0].role"),
+    (body(messages=[{"role": {"a": 1}, "content": "x"}]), "messages[0].role"),
     (body(messages=[{"role": "user"}]), "messages[0].content"),
     (body(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
     (body(messages=[{"role": "tool", "content": "x"}]), "messages[0].tool_call_id"),
+    (body(messages=[{"role": "function", "content": "x"}]), "messages[0].name"),
     (
         body(messages=[{"role": "user", "content": [{"type": "video"}]}]),
         "messages[0].content[0].type",

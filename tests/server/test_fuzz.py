@@ -76,6 +76,21 @@ bodies = st.builds(
 )
 
 
+# Message-shaped objects with any value in any field, to exercise message validation.
+odd_messages = st.lists(
+    st.dictionaries(
+        st.sampled_from(["role", "content", "name", "tool_call_id", "tool_calls", "function_call"]),
+        st.sampled_from(["user", "assistant", "tool", "function", "system"])
+        | json_values
+        | st.lists(
+            st.dictionaries(st.sampled_from(["type", "text", "id", "function"]), json_values)
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
     with (
@@ -109,6 +124,13 @@ def check(response: httpx.Response, body: object) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=bodies)
 def test_any_json_body(client: httpx.Client, body: dict[str, Any]) -> None:
+    check(client.post("chat/completions", content=orjson.dumps(body)), body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(messages=odd_messages)
+def test_any_messages(client: httpx.Client, messages: list[dict[str, Any]]) -> None:
+    body = {"model": "gpt-4", "messages": messages}
     check(client.post("chat/completions", content=orjson.dumps(body)), body)
 
 

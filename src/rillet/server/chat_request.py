@@ -158,7 +158,7 @@ def _parse_message(message: object, param: str) -> dict[str, Any]:
     role = message.get("role")
     if role is None:
         raise missing_parameter(f"{param}.role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise bad_request(
             f"Invalid value: {role!r}. Supported values are: 'system', 'developer', 'user', "
             "'assistant', 'tool', and 'function'.",
@@ -166,16 +166,15 @@ def _parse_message(message: object, param: str) -> dict[str, Any]:
             "invalid_value",
         )
     out: dict[str, Any] = {"role": role}
-    may_omit_content = role == "assistant" and (
-        message.get("tool_calls") or message.get("function_call")
-    )
     content = message.get("content")
-    if content is None and not may_omit_content and role != "assistant":
+    if content is None and role != "assistant":  # an assistant turn may be only tool calls
         raise missing_parameter(f"{param}.content")
     out["content"] = _flatten_content(content, f"{param}.content")
     name = optional_str(message, "name", f"{param}.name")
     if name is not None:
         out["name"] = name
+    elif role == "function":
+        raise missing_parameter(f"{param}.name")
     if role == "tool":
         call_id = message.get("tool_call_id")
         if not isinstance(call_id, str):
