@@ -17,6 +17,7 @@ from rillet.server.backends.base import (
     Finish,
     GenerationEvent,
     GenerationRequest,
+    InvalidRequest,
     TextDelta,
     TokenLogprob,
     ToolCallDelta,
@@ -35,6 +36,7 @@ class ScriptedBackend:
     length: int = len(WORDS)
     delay: float = 0.0  # seconds before each token
     fail_after: int | None = None  # raise RuntimeError after this many tokens
+    reject: str | None = None  # raise InvalidRequest with this message before any token
     generated: int = 0
     closed: int = 0  # choices whose generator was closed or finished
     active: int = 0
@@ -54,6 +56,8 @@ class ScriptedBackend:
     async def _run(self, request: GenerationRequest, choice: int) -> AsyncIterator[GenerationEvent]:
         self.active += 1
         try:
+            if self.reject is not None:
+                raise InvalidRequest(self.reject, "response_format")
             if request.tool_mode != "none":
                 async for event in self._calls(request):
                     yield event

@@ -156,3 +156,21 @@ def test_openai_client_sees_a_500_as_internal_server_error(broken_url: str) -> N
     )
     with pytest.raises(openai.APIError):
         list(stream)
+
+
+@pytest.fixture
+def picky_url() -> Iterator[str]:
+    with serve_app(create_app(ScriptedBackend(reject="no value fits the schema"))) as url:
+        yield url
+
+
+def test_backend_refusal_is_a_400(picky_url: str) -> None:
+    response = httpx.post(f"{picky_url}/chat/completions", json=CHAT)
+    assert_openai_error(response.json(), 400, response.status_code)
+    assert response.json()["error"]["param"] == "response_format"
+    assert response.json()["error"]["message"] == "no value fits the schema"
+    # Once a stream has started, the same error arrives as its last event.
+    response = httpx.post(f"{picky_url}/chat/completions", json={**CHAT, "stream": True, "n": 2})
+    last = orjson.loads(response.text.strip().split("\n\n")[-1].removeprefix("data: "))
+    assert_openai_error(last, 400, 400)
+    assert last["error"]["type"] == "invalid_request_error"

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rillet.server.asgi import Send, send_bytes
+from rillet.server.backends.base import InvalidRequest
 
 INVALID_REQUEST = "invalid_request_error"
 
@@ -64,6 +65,10 @@ def error_body(
 
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
+
+
+def from_backend(error: InvalidRequest) -> APIError:
+    return bad_request(str(error), error.param, "invalid_value")
 
 
 def missing_parameter(param: str) -> APIError:
@@ -146,6 +151,8 @@ def reports_errors(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except (APIError, HTTPException):
             raise
+        except InvalidRequest as exc:
+            raise from_backend(exc) from None
         except Exception:
             logger.exception("unhandled error for %s %s", request.method, request.url.path)
             raise internal_error() from None

@@ -25,7 +25,8 @@ import orjson
 from starlette.responses import Response
 
 from rillet.server.asgi import Receive, Scope, Send
-from rillet.server.errors import APIError, internal_error, shutting_down
+from rillet.server.backends.base import InvalidRequest
+from rillet.server.errors import APIError, from_backend, internal_error, shutting_down
 from rillet.server.iterators import aclose
 
 logger = logging.getLogger("rillet.server")
@@ -103,8 +104,11 @@ class EventStreamResponse(Response):
                 self._sending = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self._sending = False
-        except APIError as exc:
-            await send({"type": "http.response.body", "body": error_event(exc), "more_body": True})
+        except (APIError, InvalidRequest) as exc:
+            error = exc if isinstance(exc, APIError) else from_backend(exc)
+            await send(
+                {"type": "http.response.body", "body": error_event(error), "more_body": True}
+            )
         except Exception:
             logger.exception("stream failed after the response started")
             body = error_event(internal_error())

@@ -97,6 +97,19 @@ class Finish:
 GenerationEvent = TextDelta | ToolCallStart | ToolCallDelta | Finish
 
 
+class InvalidRequest(ValueError):
+    """The backend cannot serve this request as asked (e.g. a JSON schema no value satisfies).
+
+    Raise it from `generate`; the HTTP layer answers with a 400 carrying the message
+    (in-band as an error event when a stream has already started). `param` names the
+    request field at fault when known, e.g. "response_format" or "tools".
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
 class Backend(Protocol):
     """What `rillet serve` needs from a token source."""
 
