@@ -71,7 +71,13 @@ class Habits:
 
 
 class PromptTooLong(ValueError):
-    """The prompt leaves no room in the model's context window."""
+    """The prompt leaves no room in the model's context window.
+
+    Carries OpenAI's error code and parameter so the HTTP layer can answer 400.
+    """
+
+    code = "context_length_exceeded"
+    param = "messages"
 
 
 class Run:
