@@ -283,10 +283,14 @@ def report(
                 f"| {row['load_cpu']:.0%} " + ratios
             )
     print()
-    print("| server | one-token stream, mean ms (concurrency 1) |")
-    print("|---|---:|")
-    for name, row in overhead.items():
-        print(f"| {name} | {row['elapsed'] / max(row['streams'], 1) * 1e3:.3f} |")
+    print("| server | one-token stream, mean ms (concurrency 1) | rillet/peer |")
+    print("|---|---:|---:|")
+    per_stream = {
+        name: row["elapsed"] / max(row["streams"], 1) * 1e3 for name, row in overhead.items()
+    }
+    for name, ms in per_stream.items():
+        ratio = f"{ms / per_stream['peer']:.2f}" if name == "rillet" else ""
+        print(f"| {name} | {ms:.3f} | {ratio} |")
 
 
 if __name__ == "__main__":
