@@ -86,6 +86,7 @@ def test_api_key_required(keyed_url: str, header: str | None) -> None:
     ):
         assert_openai_error(response.json(), 401, response.status_code)
         assert response.json()["error"]["code"] == "invalid_api_key"
+        assert response.headers["x-request-id"].startswith("req_")
 
 
 def test_api_key_accepted_and_health_open(keyed_url: str) -> None:

@@ -10,7 +10,7 @@ import hmac
 
 from starlette.types import ASGIApp
 
-from rillet.server.asgi import Receive, Scope, Send
+from rillet.server.asgi import Receive, Scope, Send, new_request_id
 from rillet.server.errors import APIError, send_error
 
 
@@ -39,4 +39,4 @@ class BearerAuth:
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             )
-        await send_error(send, APIError(401, message, code="invalid_api_key"))
+        await send_error(send, APIError(401, message, code="invalid_api_key"), new_request_id())
