@@ -91,6 +91,31 @@ odd_messages = st.lists(
 )
 
 
+def odd(keys: list[str], values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(st.sampled_from(keys), values | json_values)
+
+
+names = st.sampled_from(["get_weather", "get_time", "bad name", ""])
+odd_function = odd(["name", "description", "parameters", "strict"], names)
+odd_fields: dict[str, st.SearchStrategy[Any]] = {
+    "tools": st.lists(odd(["type", "function"], st.just("function") | odd_function), max_size=3),
+    "functions": st.lists(odd_function, max_size=3),
+    "tool_choice": odd(["type", "function"], st.just("function") | odd(["name"], names)),
+    "function_call": odd(["name"], names),
+    "response_format": odd(
+        ["type", "json_schema"],
+        st.sampled_from(["json_object", "json_schema", "text"])
+        | odd(["name", "schema", "strict"], names | st.just({"type": "object"})),
+    ),
+    "stream_options": odd(["include_usage"], st.booleans()),
+}
+odd_bodies = st.builds(
+    lambda base, extra: {**base, **extra},
+    st.just({"model": "gpt-4", "messages": [{"role": "user", "content": "weather in Tokyo"}]}),
+    st.fixed_dictionaries({}, optional={**odd_fields, "stream": st.booleans()}),
+)
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
     with (
@@ -131,6 +156,12 @@ def test_any_json_body(client: httpx.Client, body: dict[str, Any]) -> None:
 @given(messages=odd_messages)
 def test_any_messages(client: httpx.Client, messages: list[dict[str, Any]]) -> None:
     body = {"model": "gpt-4", "messages": messages}
+    check(client.post("chat/completions", content=orjson.dumps(body)), body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=odd_bodies)
+def test_any_nested_objects(client: httpx.Client, body: dict[str, Any]) -> None:
     check(client.post("chat/completions", content=orjson.dumps(body)), body)
 
 
