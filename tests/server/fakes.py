@@ -57,7 +57,7 @@ class ScriptedBackend:
         self.active += 1
         try:
             if self.reject is not None:
-                raise InvalidRequest(self.reject, "response_format")
+                raise InvalidRequest(self.reject, "response_format", "schema_unsatisfiable")
             if request.tool_mode != "none":
                 async for event in self._calls(request):
                     yield event

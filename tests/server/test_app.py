@@ -170,6 +170,7 @@ def test_backend_refusal_is_a_400(picky_url: str) -> None:
     assert_openai_error(response.json(), 400, response.status_code)
     assert response.json()["error"]["param"] == "response_format"
     assert response.json()["error"]["message"] == "no value fits the schema"
+    assert response.json()["error"]["code"] == "schema_unsatisfiable"
     # Once a stream has started, the same error arrives as its last event.
     response = httpx.post(f"{picky_url}/chat/completions", json={**CHAT, "stream": True, "n": 2})
     last = orjson.loads(response.text.strip().split("\n\n")[-1].removeprefix("data: "))

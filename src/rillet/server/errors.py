@@ -68,7 +68,7 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
 
 
 def from_backend(error: InvalidRequest) -> APIError:
-    return bad_request(str(error), error.param, "invalid_value")
+    return bad_request(str(error), error.param, error.code or "invalid_value")
 
 
 def missing_parameter(param: str) -> APIError:

@@ -100,14 +100,21 @@ GenerationEvent = TextDelta | ToolCallStart | ToolCallDelta | Finish
 class InvalidRequest(ValueError):
     """The backend cannot serve this request as asked (e.g. a JSON schema no value satisfies).
 
-    Raise it from `generate`; the HTTP layer answers with a 400 carrying the message
-    (in-band as an error event when a stream has already started). `param` names the
-    request field at fault when known, e.g. "response_format" or "tools".
+    Raise it (or a subclass) from `generate`; the HTTP layer answers with a 400 carrying the
+    message (in-band as an error event when a stream has already started). `param` names the
+    request field at fault when known (e.g. "messages"), `code` is OpenAI's error code when
+    one fits (e.g. "context_length_exceeded"); subclasses may set either as class attributes.
     """
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    param: str | None = None
+    code: str | None = None
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
-        self.param = param
+        if param is not None:
+            self.param = param
+        if code is not None:
+            self.code = code
 
 
 class Backend(Protocol):
