@@ -153,7 +153,7 @@ def finish_of(events: list[GenerationEvent]) -> Finish:
 
 @pytest.mark.llama
 async def test_streams_text_and_counts_real_tokens(backend: LlamaBackend) -> None:
-    events = await collect(backend, max_tokens=12)
+    events = await collect(backend, max_tokens=12, seed=1)  # seeded: it cannot end early
     finish = finish_of(events)
     assert finish.reason == "length"
     assert finish.completion_tokens == 12
@@ -209,7 +209,7 @@ async def test_stop_string_ends_the_text_before_it(backend: LlamaBackend) -> Non
 
 @pytest.mark.llama
 async def test_logprobs_describe_each_token(backend: LlamaBackend) -> None:
-    events = await collect(backend, max_tokens=6, logprobs=True, top_logprobs=3)
+    events = await collect(backend, max_tokens=6, seed=1, logprobs=True, top_logprobs=3)
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert deltas
     for delta in deltas:
@@ -268,6 +268,20 @@ async def test_required_picks_one_of_the_offered_functions(backend: LlamaBackend
 
 
 @pytest.mark.llama
+async def test_max_tokens_covers_the_name_and_the_arguments(backend: LlamaBackend) -> None:
+    forecast = FunctionSpec("get_forecast", "Get the weather forecast", WEATHER.parameters)
+    events = await collect(
+        backend,
+        messages=user("Weather in Tokyo?"),
+        functions=(WEATHER, forecast),
+        tool_mode="required",
+        max_tokens=8,
+    )
+    finish = finish_of(events)
+    assert (finish.reason, finish.completion_tokens) == ("length", 8)
+
+
+@pytest.mark.llama
 async def test_named_function_is_called(backend: LlamaBackend) -> None:
     events = await collect(
         backend,
@@ -311,7 +325,7 @@ async def test_closing_the_stream_stops_generation(backend: LlamaBackend) -> Non
         break
     await stream.aclose()
     # A request queued behind the closed one runs once the worker has let it go.
-    finish = finish_of(await collect(backend, max_tokens=2))
+    finish = finish_of(await collect(backend, max_tokens=2, seed=1))
     assert finish.completion_tokens == 2
     assert backend.tokens_generated - before < 20  # not the 200 the closed request allowed
 

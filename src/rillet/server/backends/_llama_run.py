@@ -170,8 +170,9 @@ class Run:
             raise PromptTooLong(
                 f"The prompt is {len(tokens)} tokens; the model's context holds {model.n_ctx()}."
             )
-        budget = min(self._budget - self.completion_tokens, room)
-        if budget <= 0:
+        # The budget spans every phase of a choice (a tool call's name, then its arguments).
+        limit = self.completion_tokens + min(self._budget - self.completion_tokens, room)
+        if self.completion_tokens >= limit:
             self._reason = "length"
             return
         model.set_seed(self._seed)
@@ -197,7 +198,7 @@ class Run:
                 held = logprob if not text else None
                 if text:
                     yield TextDelta(text, logprob)
-                if self.completion_tokens >= budget:
+                if self.completion_tokens >= limit:
                     self._reason = "length"
                     return
         finally:
