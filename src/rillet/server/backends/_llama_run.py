@@ -181,12 +181,14 @@ class Run:
         vocab = llama_cpp.llama_model_get_vocab(model.model)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         held: TokenLogprob | None = None  # a token whose bytes end mid-character
+        # Under a grammar the model's stand-in words are just text inside JSON strings.
+        ends = self._habits.end_tokens if grammar is None else frozenset()
         stream = self._token_ids(tokens, grammar, avoid_first)
         try:
             for token in stream:
                 if self._cancelled():
                     return
-                if llama_cpp.llama_vocab_is_eog(vocab, token) or token in self._habits.end_tokens:
+                if llama_cpp.llama_vocab_is_eog(vocab, token) or token in ends:
                     self._reason = "stop"
                     return
                 self.completion_tokens += 1
