@@ -345,3 +345,21 @@ async def test_prompt_longer_than_the_context_is_an_error(backend: LlamaBackend)
 def test_missing_model_file_is_explained(tmp_path: Any) -> None:
     with pytest.raises(BackendUnavailable, match="no model file"):
         LlamaBackend(model_path=tmp_path / "absent.gguf")
+
+
+@pytest.mark.llama
+async def test_aclose_stops_the_running_request_and_fails_queued_ones() -> None:
+    own = LlamaBackend()
+    running = own.generate(GenerationRequest("gemma", user("Count to 100"), max_tokens=500), 0)
+    queued = own.generate(GenerationRequest("gemma", user("Hello!"), max_tokens=5), 0)
+    first = await anext(running)
+    waiting = asyncio.ensure_future(anext(queued))
+    await asyncio.sleep(0.05)  # let the second request reach the queue
+    await own.aclose()
+    rest = [first, *[event async for event in running]]
+    finish = finish_of(rest)
+    assert finish.completion_tokens < 500
+    with pytest.raises(RuntimeError, match="closed"):
+        await waiting
+    with pytest.raises(RuntimeError, match="closed"):
+        await anext(own.generate(GenerationRequest("gemma", user("Hi")), 0))

@@ -134,6 +134,8 @@ class LlamaBackend:
     async def generate(
         self, request: GenerationRequest, choice: int
     ) -> AsyncIterator[GenerationEvent]:
+        if self._closing.is_set():
+            raise RuntimeError("the llama backend is closed")
         cancel = threading.Event()
         run = Run(
             self._model,
@@ -158,14 +160,22 @@ class LlamaBackend:
             cancel.set()  # the worker stops at its next token, or skips the job if queued
 
     async def aclose(self) -> None:
+        """Stop the running generation at its next token, fail queued ones, free the model."""
         self._closing.set()
         self._jobs.put(None)
         await asyncio.to_thread(self._worker.join)
+        while not self._jobs.empty():  # requests that raced with closing
+            late = self._jobs.get_nowait()
+            if late is not None:
+                late.deliver(RuntimeError("the llama backend closed before this request ran"))
         self._model.close()
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            if job.cancel.is_set() or self._closing.is_set():
+            if self._closing.is_set():
+                job.deliver(RuntimeError("the llama backend closed before this request ran"))
+                continue
+            if job.cancel.is_set():
                 continue
             try:
                 for event in job.run.events():
