@@ -481,3 +481,30 @@ def test_startup_reports_where_the_model_came_from() -> None:
     assert "(backend: llama)" in lines[0]
     assert lines[1].startswith("rillet serve: model loaded from ")
     assert lines[1].rstrip().endswith(".gguf")
+
+
+def test_model_flag_serves_another_gguf_file(tmp_path: Any) -> None:
+    import openai
+
+    from rillet.server.backends.llama import packaged_model_path
+
+    other = tmp_path / "my-model.gguf"
+    other.symlink_to(packaged_model_path())
+    with run_server("--model", str(other)) as url:
+        client = openai.OpenAI(base_url=url, api_key="sk-local")
+        assert [m.id for m in client.models.list()] == ["my-model"]
+        completion = client.chat.completions.create(
+            model="my-model", messages=[{"role": "user", "content": "Hi"}], max_tokens=3, seed=1
+        )
+        assert completion.usage is not None and completion.usage.completion_tokens == 3
+
+
+def test_model_flag_with_a_missing_file_is_explained(tmp_path: Any) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rillet", "serve", "--port", "0", "--model", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no model file at" in result.stderr and "Traceback" not in result.stderr

@@ -19,12 +19,15 @@ from rillet.server.backends._llama_constraints import (
     schema_grammar,
 )
 from rillet.server.backends._llama_prompt import render_prompt
+from rillet.server.backends._llama_run import _release
+from rillet.server.backends._stops import StopMatcher
 from rillet.server.backends.base import (
     Finish,
     FunctionSpec,
     GenerationEvent,
     GenerationRequest,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     ToolCallStart,
 )
@@ -115,6 +118,23 @@ def test_modes_offer_the_right_functions() -> None:
     assert offer(tool_mode="auto") == ()
     assert offer(tool_mode="required") == (WEATHER, JOKE)
     assert offer(tool_mode="named", tool_name="tell_joke") == (JOKE,)
+
+
+def test_stop_matching_keeps_each_token_with_its_logprob() -> None:
+    matcher = StopMatcher(["END"])
+    pending: list[TextDelta] = []
+    out: list[TextDelta] = []
+    for i, text in enumerate(["Hi", " the", " E", "ND", " more"]):
+        piece = TextDelta(text, TokenLogprob(text, -float(i)))
+        pending.append(piece)
+        out += _release(pending, matcher.feed(text))
+        if matcher.stopped:
+            break
+    assert [(d.text, d.logprob.logprob if d.logprob else None) for d in out] == [
+        ("Hi", -0.0),
+        (" the", -1.0),
+        (" ", -2.0),  # the part of " E" before the stop string, with that token's logprob
+    ]
 
 
 def test_schema_grammar_forbids_raw_control_characters_in_strings() -> None:
