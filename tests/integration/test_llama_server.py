@@ -508,3 +508,15 @@ def test_model_flag_with_a_missing_file_is_explained(tmp_path: Any) -> None:
     )
     assert result.returncode == 2
     assert "no model file at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_prompt_longer_than_the_context_is_a_400(base_url: str) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key="sk-local", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4", messages=[{"role": "user", "content": "robot " * 5000}]
+        )
+    assert caught.value.code == "context_length_exceeded"
+    assert caught.value.param == "messages"

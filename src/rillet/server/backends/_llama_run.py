@@ -32,6 +32,7 @@ from rillet.server.backends.base import (
     FunctionSpec,
     GenerationEvent,
     GenerationRequest,
+    InvalidRequest,
     TextDelta,
     TokenLogprob,
     ToolCallDelta,
@@ -70,11 +71,8 @@ class Habits:
     no_echo: bool = False  # it opens answers by repeating the request: forbid that first word
 
 
-class PromptTooLong(ValueError):
-    """The prompt leaves no room in the model's context window.
-
-    Carries OpenAI's error code and parameter so the HTTP layer can answer 400.
-    """
+class PromptTooLong(InvalidRequest):
+    """The prompt leaves no room in the model's context window (the server answers 400)."""
 
     code = "context_length_exceeded"
     param = "messages"
