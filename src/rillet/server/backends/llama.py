@@ -21,7 +21,7 @@ from pathlib import Path
 
 from llama_cpp import Llama
 
-from rillet.server.backends import BackendUnavailable
+from rillet.server.backends import LOCAL_EXTRA_MISSING, BackendUnavailable
 from rillet.server.backends._llama_run import Habits, PromptTooLong, Run, Sampling
 from rillet.server.backends.base import Finish, GenerationEvent, GenerationRequest
 
@@ -98,7 +98,10 @@ class LlamaBackend:
         sampling: Sampling | None = None,
     ) -> None:
         packaged = model_path is None
-        path = packaged_model_path() if packaged else Path(model_path)  # type: ignore[arg-type]
+        try:
+            path = packaged_model_path() if packaged else Path(model_path)  # type: ignore[arg-type]
+        except ImportError as exc:  # llama-cpp-python without the model package
+            raise BackendUnavailable(LOCAL_EXTRA_MISSING) from exc
         if not path.is_file():
             raise BackendUnavailable(f"no model file at {path}")
         cores = os.cpu_count() or 1
