@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stdout.write("\n")
         return 130
+    except BrokenPipeError:  # the reader went away (`rillet chat ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     if not args.quiet:
         sys.stderr.write(stats.summary() + "\n")
     return 0
