@@ -271,6 +271,16 @@ def test_function_calling_example_with_legacy_functions(
     assert "Tokyo" in lines[1]
 
 
+def test_function_calling_example_as_written_runs(
+    client_module: str, monkeypatch: pytest.MonkeyPatch, base_url: str
+) -> None:
+    # As written (`tools`, tool_choice left to "auto") the model calls get_weather, which
+    # streams as `delta.tool_calls`; the example reads `delta.function_call`, so it prints
+    # nothing, exactly as it would against any OpenAI-compatible server.
+    source = FUNCTION_CALLING.replace("CALL_OPTIONS", "tools=tools")
+    assert run_example(source, client_module, monkeypatch, base_url) == ""
+
+
 def test_function_calling_example_with_required_tool_choice(
     client_module: str, monkeypatch: pytest.MonkeyPatch, base_url: str
 ) -> None:
