@@ -218,6 +218,31 @@ async def test_answers_do_not_parrot_the_request_or_leak_the_turn_marker(
 
 
 @pytest.mark.llama
+async def test_a_shared_prompt_prefix_is_reused_without_changing_answers(
+    backend: LlamaBackend,
+) -> None:
+    def conversation(rules: int, question: str) -> list[dict[str, Any]]:
+        system = " ".join(f"Rule {i}: answer kindly and briefly." for i in range(rules))
+        return [{"role": "system", "content": system}, *user(question)]
+
+    sampled: dict[str, Any] = {"max_tokens": 8, "temperature": 1.0, "seed": 5, "logprobs": True}
+
+    async def answer(messages: list[dict[str, Any]]) -> list[tuple[str, float]]:
+        events = await collect(backend, messages=messages, **sampled)
+        deltas = [e for e in events if isinstance(e, TextDelta)]
+        return [(d.text, d.logprob.logprob if d.logprob else 1.0) for d in deltas]
+
+    joke = conversation(30, "Tell me a joke")
+    first = await answer(joke)
+    # Shares about 150 tokens with `joke`: a cut that is not a block boundary.
+    await answer(conversation(16, "Count to 5"))
+    before = backend.prompt_tokens_reused
+    again = await answer(joke)
+    assert backend.prompt_tokens_reused - before == 128  # two whole 64-token blocks
+    assert again == first  # bit-for-bit: the same logprobs, not only the same text
+
+
+@pytest.mark.llama
 async def test_stop_string_ends_the_text_before_it(backend: LlamaBackend) -> None:
     full = text_of(await collect(backend, max_tokens=20, temperature=0.0))
     stop = full[6:9]

@@ -28,6 +28,7 @@ from rillet.server.backends.base import Finish, GenerationEvent, GenerationReque
 __all__ = ["LlamaBackend", "PromptTooLong", "packaged_model_path"]
 
 DEFAULT_CONTEXT = 4096
+PROMPT_BLOCK = 64  # tokens per prompt batch: the grain at which a cached prefix is reused
 DEFAULT_MAX_TOKENS = 256  # a base model seldom ends its turn by itself; keep answers short
 
 
@@ -111,6 +112,8 @@ class LlamaBackend:
             self._model = Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
+                n_batch=PROMPT_BLOCK,
+                n_ubatch=PROMPT_BLOCK,
                 n_threads=threads,
                 n_threads_batch=cores,
                 verbose=False,
@@ -123,6 +126,7 @@ class LlamaBackend:
         self._sampling = sampling or Sampling()
         self._closing = threading.Event()
         self.tokens_generated = 0  # completion tokens sampled, cancelled runs included
+        self.prompt_tokens_reused = 0  # prompt tokens taken from the KV cache, not evaluated
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="rillet-llama", daemon=True)
         self._worker.start()
@@ -182,12 +186,17 @@ class LlamaBackend:
                 continue
             try:
                 for event in job.run.events():
+                    if isinstance(event, Finish):
+                        self._count(job.run)  # before the consumer can see the end
                     if not job.deliver(event):
                         break
             except Exception as exc:  # reported to that request's consumer, never kills the worker
+                self._count(job.run)
                 job.deliver(exc)
-            finally:
-                self.tokens_generated += job.run.completion_tokens
+
+    def _count(self, run: Run) -> None:
+        self.tokens_generated += run.completion_tokens
+        self.prompt_tokens_reused += run.prompt_tokens_reused
 
 
 def _env_int(name: str) -> int | None:
