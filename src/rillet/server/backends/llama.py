@@ -1,11 +1,11 @@
 """The embedded model: a GGUF (by default the packaged Gemma 3 270M) run by llama.cpp in-process.
 
 One model instance serves every request through one worker thread that takes
-choices first come, first served. A llama.cpp context holds one sequence's KV
-cache; batching several sequences would need per-sequence caches that
-llama-cpp-python's high-level API does not expose, and on two cores a single
-sequence already keeps the CPU busy, so a queue gives the same total tokens/s
-with none of the risk. The event loop only moves finished events along.
+choices first come, first served. A llama.cpp context holds the KV cache of the
+sequence it is decoding; batching several sequences would need per-sequence
+caches and a batched decode loop that llama-cpp-python's high-level API does not
+offer, so a queue it is: simple and safe, paid for in waiting time when streams
+overlap. The event loop never runs the model; it only moves finished events along.
 """
 
 from __future__ import annotations
