@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -178,7 +178,9 @@ class Stream(Generic[T]):
         self._iterator = _iterate(response, decoder, idle)
 
     def __iter__(self) -> Iterator[T]:
-        return self._iterator
+        # Delegating (rather than handing out the inner generator) keeps this stream alive
+        # for as long as a loop runs over it, even `for c in client...create(stream=True)`.
+        yield from self._iterator
 
     def __next__(self) -> T:
         return next(self._iterator)
@@ -223,11 +225,11 @@ class AsyncStream(Generic[T]):
         except RuntimeError:
             self._loop = None
 
-    def __aiter__(self) -> AsyncIterator[T]:
-        return self._iterator
+    def __aiter__(self) -> AsyncStream[T]:
+        return self  # the loop then holds this stream, so it cannot be collected mid-way
 
-    async def __anext__(self) -> T:
-        return await self._iterator.__anext__()
+    def __anext__(self) -> Awaitable[T]:
+        return self._iterator.__anext__()
 
     async def close(self) -> None:
         await self._iterator.aclose()

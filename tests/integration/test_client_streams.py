@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -285,3 +286,24 @@ async def test_async_models_list_and_retrieve(canned: CannedServer) -> None:
         assert [m.id for m in page.data] == ["a", "b"]
         assert [m.id async for m in client.models.list()] == ["a", "b"]
         assert (await client.models.retrieve("x")).owned_by == "canned"
+
+
+def test_loop_over_an_unnamed_stream(canned: CannedServer) -> None:
+    """No variable holds the stream: the loop alone must keep it (and its connection) alive."""
+    with rillet.OpenAI(api_key="k", base_url=canned.base_url("long")) as client:
+        count = 0
+        for chunk in client.chat.completions.create(model="m", messages=[], stream=True):
+            gc.collect()
+            count += chunk.choices[0].delta.content is not None
+        assert count == 2000
+
+
+async def test_async_loop_over_an_unnamed_stream(canned: CannedServer) -> None:
+    async with rillet.AsyncOpenAI(api_key="k", base_url=canned.base_url("long")) as client:
+        count = 0
+        async for chunk in await client.chat.completions.create(
+            model="m", messages=[], stream=True
+        ):
+            gc.collect()
+            count += chunk.choices[0].delta.content is not None
+        assert count == 2000

@@ -1,0 +1,190 @@
+"""Client CPU per streamed chunk: rillet vs the official `openai` client vs a raw floor.
+
+One canned loopback server (another process, pinned to its own core when possible) replays
+a chat stream of --chunks chunks. Each contender consumes whole streams, reading
+`chunk.choices[0].delta.content` of every chunk as user code does, and we measure the client
+process's CPU time (`time.process_time`), so the server and the machine's other load count
+for nothing. Contenders take turns round by round and the median of the rounds is reported,
+with ratios, because absolute figures drift on a shared machine.
+
+    python benchmarks/client_overhead.py [--chunks 20000] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import orjson
+
+import rillet
+
+HERE = Path(__file__).resolve().parent
+MESSAGES = [{"role": "user", "content": "Write a story about a robot."}]
+
+
+@contextlib.contextmanager
+def canned_server(chunks: int) -> Iterator[str]:
+    command = [sys.executable, str(HERE / "_canned_sse.py"), str(chunks)]
+    if os.cpu_count() and os.cpu_count() >= 2 and _has_taskset():  # type: ignore[operator]
+        command = ["taskset", "-c", "1", *command]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(5)
+
+
+def _has_taskset() -> bool:
+    return subprocess.run(["which", "taskset"], capture_output=True).returncode == 0
+
+
+# -- contenders: each consumes one whole stream and returns the number of chunks seen ------
+
+
+def sync_sdk(client: Any) -> Callable[[], int]:
+    def run() -> int:
+        count = 0
+        stream = client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content is not None:
+                count += 1
+        return count
+
+    return run
+
+
+def async_sdk(client: Any) -> Callable[[], Awaitable[int]]:
+    async def run() -> int:
+        count = 0
+        stream = await client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content is not None:
+                count += 1
+        return count
+
+    return run
+
+
+def _floor_events(buffer: bytes, count: int) -> tuple[bytes, int, bool]:
+    *events, rest = buffer.split(b"\n\n")
+    for event in events:
+        payload = event[6:]
+        if payload == b"[DONE]":
+            return rest, count, True
+        if orjson.loads(payload)["choices"][0]["delta"].get("content") is not None:
+            count += 1
+    return rest, count, False
+
+
+def sync_floor(http: httpx.Client, url: str) -> Callable[[], int]:
+    """httpx + split + orjson: no SSE rules, no types, no error handling."""
+
+    def run() -> int:
+        count, buffer = 0, b""
+        body = orjson.dumps({"model": "gpt-4", "messages": MESSAGES, "stream": True})
+        with http.stream("POST", url, content=body) as response:
+            for data in response.iter_bytes():
+                buffer, count, done = _floor_events(buffer + data, count)
+                if done:
+                    break
+        return count
+
+    return run
+
+
+def async_floor(http: httpx.AsyncClient, url: str) -> Callable[[], Awaitable[int]]:
+    async def run() -> int:
+        count, buffer = 0, b""
+        body = orjson.dumps({"model": "gpt-4", "messages": MESSAGES, "stream": True})
+        async with http.stream("POST", url, content=body) as response:
+            async for data in response.aiter_bytes():
+                buffer, count, done = _floor_events(buffer + data, count)
+                if done:
+                    break
+        return count
+
+    return run
+
+
+def measure(run: Callable[[], int], chunks: int) -> float:
+    """CPU microseconds per chunk for one whole stream."""
+    start = time.process_time()
+    seen = run()
+    cpu = time.process_time() - start
+    if seen != chunks:
+        raise RuntimeError(f"saw {seen} content chunks, expected {chunks}")
+    return cpu / chunks * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {0})
+
+    with canned_server(args.chunks) as base_url:
+        loop = asyncio.new_event_loop()
+        settings = {"api_key": "sk-bench", "base_url": base_url, "max_retries": 0}
+        sync_clients = {"rillet": rillet.OpenAI(**settings), "openai": openai.OpenAI(**settings)}
+        async_clients = {
+            "rillet": rillet.AsyncOpenAI(**settings),
+            "openai": openai.AsyncOpenAI(**settings),
+        }
+        http, ahttp = httpx.Client(), httpx.AsyncClient()
+        url = base_url + "/chat/completions"
+
+        def in_loop(factory: Callable[[], Awaitable[int]]) -> Callable[[], int]:
+            return lambda: loop.run_until_complete(factory())
+
+        contenders: dict[str, Callable[[], int]] = {
+            "rillet sync": sync_sdk(sync_clients["rillet"]),
+            "openai sync": sync_sdk(sync_clients["openai"]),
+            "raw floor sync": sync_floor(http, url),
+            "rillet async": in_loop(async_sdk(async_clients["rillet"])),
+            "openai async": in_loop(async_sdk(async_clients["openai"])),
+            "raw floor async": in_loop(async_floor(ahttp, url)),
+        }
+        for run in contenders.values():  # warm up connections, caches and lazy imports
+            measure(run, args.chunks)
+        samples: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(args.rounds):
+            for name, run in contenders.items():
+                samples[name].append(measure(run, args.chunks))
+
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"# client CPU per chunk, {args.chunks} chunks x {args.rounds} rounds (median)")
+    print(
+        f"# {time.strftime('%Y-%m-%d')}  Python {platform.python_version()}  "
+        f"rillet {rillet.__version__}  openai {openai.__version__}  httpx {httpx.__version__}"
+    )
+    print(f"{'client':<18}{'us/chunk':>10}")
+    for name, value in median.items():
+        print(f"{name:<18}{value:>10.2f}")
+    for kind in ("sync", "async"):
+        ours, peer, floor = (median[f"{who} {kind}"] for who in ("rillet", "openai", "raw floor"))
+        print(
+            f"{kind:>5}: openai / rillet = {peer / ours:5.1f}x   "
+            f"rillet / raw floor = {ours / floor:4.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
