@@ -12,7 +12,7 @@ from rillet.resources._resource import Resource
 from rillet.types.model import Model
 
 if TYPE_CHECKING:
-    from rillet._client import AsyncOpenAI
+    from rillet._client import AsyncOpenAI, OpenAI  # noqa: F401 (named in a string below)
 
 __all__ = ["AsyncModels", "Models", "ModelsPage"]
 
