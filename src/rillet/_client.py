@@ -164,6 +164,14 @@ class _ClientCore:
                 settings[name] = {**settings[name], **add}
         return {**settings, **overrides}
 
+    def _pool_options(self, limits: httpx.Limits | None) -> dict[str, Any]:
+        """How the default httpx client of either kind is built."""
+        return {
+            "timeout": self.timeout,
+            "limits": limits or DEFAULT_CONNECTION_LIMITS,
+            "follow_redirects": True,
+        }
+
     def _spec(
         self,
         method: str,
@@ -204,6 +212,20 @@ class _ClientCore:
         )
 
 
+def _result(
+    response: httpx.Response,
+    spec: RequestSpec,
+    cast_to: type[M],
+    item: Callable[[dict[str, Any]], Any] | None,
+    progress: Callable[[], Progress],
+    stream_cls: type[Stream[Any]] | type[AsyncStream[Any]],
+) -> Any:
+    """What an endpoint call returns: a stream of items, or the parsed body as `cast_to`."""
+    if spec.stream and item is not None:
+        return stream_cls(response, EventDecoder(response, item, progress()), spec.idle_timeout)
+    return cast_to.construct(parse_json(response))
+
+
 def _check_params(method: str, params: Mapping[str, Any], allowed: frozenset[str]) -> None:
     unknown = [k for k in params if k not in allowed and k not in _REQUEST_OPTIONS]
     if unknown:
@@ -221,11 +243,7 @@ class OpenAI(_ClientCore):
         **settings: Unpack[ClientSettings],
     ) -> None:
         super().__init__(**settings)
-        self._http = http_client or httpx.Client(
-            timeout=self.timeout,
-            limits=connection_limits or DEFAULT_CONNECTION_LIMITS,
-            follow_redirects=True,
-        )
+        self._http = http_client or httpx.Client(**self._pool_options(connection_limits))
         self._transport = SyncTransport(self._http)
 
         from rillet.resources.chat import Chat
@@ -242,10 +260,7 @@ class OpenAI(_ClientCore):
         progress: Callable[[], Progress] = Progress,
     ) -> Any:
         response = self._transport.send(spec)
-        if spec.stream and item is not None:
-            decoder = EventDecoder(response, item, progress())
-            return Stream(response, decoder, spec.idle_timeout)
-        return cast_to.construct(parse_json(response))
+        return _result(response, spec, cast_to, item, progress, Stream)
 
     def with_options(self, **overrides: Any) -> OpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
@@ -280,11 +295,7 @@ class AsyncOpenAI(_ClientCore):
         **settings: Unpack[ClientSettings],
     ) -> None:
         super().__init__(**settings)
-        self._http = http_client or httpx.AsyncClient(
-            timeout=self.timeout,
-            limits=connection_limits or DEFAULT_CONNECTION_LIMITS,
-            follow_redirects=True,
-        )
+        self._http = http_client or httpx.AsyncClient(**self._pool_options(connection_limits))
         self._transport = AsyncTransport(self._http)
 
         from rillet.resources.chat import AsyncChat
@@ -301,10 +312,7 @@ class AsyncOpenAI(_ClientCore):
         progress: Callable[[], Progress] = Progress,
     ) -> Any:
         response = await self._transport.send(spec)
-        if spec.stream and item is not None:
-            decoder = EventDecoder(response, item, progress())
-            return AsyncStream(response, decoder, spec.idle_timeout)
-        return cast_to.construct(parse_json(response))
+        return _result(response, spec, cast_to, item, progress, AsyncStream)
 
     def with_options(self, **overrides: Any) -> AsyncOpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
