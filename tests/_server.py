@@ -84,7 +84,7 @@ def _collect(stream: Iterator[str], sink: list[str]) -> None:
 
 # The client packages the server's integration tests run with; `rillet` joins once its
 # client is a drop-in for `openai` (same call shapes and exception names).
-CLIENT_MODULES = ("openai",)
+CLIENT_MODULES = ("openai", "rillet")
 
 
 def import_client(name: str) -> ModuleType:

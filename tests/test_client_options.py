@@ -494,3 +494,31 @@ def test_known_arguments_pass_the_check(client: OpenAI) -> None:
     assert _spec_args(dict(params), True) == {**params, "stream": True}
     with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
         _spec_args({"model": "m", "nope": 1}, None)
+
+
+# -- generic get/post/delete ---------------------------------------------------------------
+
+
+def test_generic_call_options_map_to_request_options(client: OpenAI) -> None:
+    from rillet._client import _generic_params
+
+    params = _generic_params(
+        {"a": 1},
+        {"headers": {"X-A": "1"}, "params": {"q": "v"}, "extra_json": {"b": 2}, "timeout": 3.0},
+    )
+    s = client._spec("POST", "/anything", params)
+    assert body(s) == {"a": 1, "b": 2}
+    assert header(s, "x-a") == "1"
+    assert s.params == {"q": "v"}
+    assert s.timeout == httpx.Timeout(3.0)
+
+
+def test_generic_call_rejects_unknown_options() -> None:
+    from rillet._client import _generic_params
+
+    with pytest.raises(TypeError, match="'idempotency'"):
+        _generic_params(None, {"idempotency": "x"})
+
+
+def test_delete_has_no_body(client: OpenAI) -> None:
+    assert client._spec("DELETE", "/responses/x", {}).content is None

@@ -33,6 +33,7 @@ M = TypeVar("M", bound=BaseModel)
 _Self = TypeVar("_Self", bound="_ClientCore")
 
 _REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
+_BODYLESS = frozenset({"GET", "DELETE"})
 _MISSING_KEY = (
     "The api_key client option must be set either by passing api_key to the client or by "
     "setting the OPENAI_API_KEY environment variable"
@@ -204,7 +205,7 @@ class _ClientCore:
             url=str(self.base_url.join(path.lstrip("/"))),
             headers=headers,
             params={k: v for k, v in query_params.items() if is_given(v)},
-            content=orjson.dumps(body, default=_json_default) if method != "GET" else None,
+            content=None if method in _BODYLESS else orjson.dumps(body, default=_json_default),
             timeout=self.timeout if isinstance(timeout, NotGiven) else _as_timeout(timeout),
             max_retries=options.get("max_retries", self.max_retries),
             stream=stream,
@@ -223,7 +224,23 @@ def _result(
     """What an endpoint call returns: a stream of items, or the parsed body as `cast_to`."""
     if spec.stream and item is not None:
         return stream_cls(response, EventDecoder(response, item, progress()), spec.idle_timeout)
-    return cast_to.construct(parse_json(response))
+    if isinstance(cast_to, type) and issubclass(cast_to, BaseModel):
+        return cast_to.construct(parse_json(response))
+    if cast_to is httpx.Response:
+        return response
+    return parse_json(response)  # `object` or `dict`: the JSON as it came
+
+
+def _generic_params(body: object, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`client.post(path, body=..., options=...)` arguments as endpoint keyword arguments."""
+    params: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
+    renamed = {"headers": "extra_headers", "params": "extra_query", "extra_json": "extra_body"}
+    for key, value in (options or {}).items():
+        name = renamed.get(key, key)
+        if name not in _REQUEST_OPTIONS:
+            raise TypeError(f"unsupported request option {key!r}")
+        params[name] = value
+    return params
 
 
 def _check_params(method: str, params: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -261,6 +278,27 @@ class OpenAI(_ClientCore):
     ) -> Any:
         response = self._transport.send(spec)
         return _result(response, spec, cast_to, item, progress, Stream)
+
+    def get(
+        self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Any GET endpoint, for paths the resources do not cover (as officially)."""
+        return self._call(self._spec("GET", path, _generic_params(None, options)), cast_to)
+
+    def post(
+        self,
+        path: str,
+        *,
+        cast_to: type[Any],
+        body: object = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return self._call(self._spec("POST", path, _generic_params(body, options)), cast_to)
+
+    def delete(
+        self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
+    ) -> Any:
+        return self._call(self._spec("DELETE", path, _generic_params(None, options)), cast_to)
 
     def with_options(self, **overrides: Any) -> OpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
@@ -313,6 +351,29 @@ class AsyncOpenAI(_ClientCore):
     ) -> Any:
         response = await self._transport.send(spec)
         return _result(response, spec, cast_to, item, progress, AsyncStream)
+
+    async def get(
+        self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Any GET endpoint, for paths the resources do not cover (as officially)."""
+        return await self._call(self._spec("GET", path, _generic_params(None, options)), cast_to)
+
+    async def post(
+        self,
+        path: str,
+        *,
+        cast_to: type[Any],
+        body: object = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return await self._call(self._spec("POST", path, _generic_params(body, options)), cast_to)
+
+    async def delete(
+        self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
+    ) -> Any:
+        return await self._call(
+            self._spec("DELETE", path, _generic_params(None, options)), cast_to
+        )
 
     def with_options(self, **overrides: Any) -> AsyncOpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
