@@ -22,8 +22,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ContentFilterFinishReasonError",
     "IncompleteStreamError",
     "InternalServerError",
+    "LengthFinishReasonError",
     "NotFoundError",
     "OpenAIError",
     "PermissionDeniedError",
@@ -147,6 +149,25 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     pass
+
+
+class LengthFinishReasonError(OpenAIError):
+    """A stream helper's final completion was cut by the token limit (as officially)."""
+
+    def __init__(self, *, completion: Any) -> None:
+        message = "Could not parse response content as the length limit was reached"
+        if getattr(completion, "usage", None):
+            message += f" - {completion.usage}"
+        super().__init__(message)
+        self.completion = completion
+
+
+class ContentFilterFinishReasonError(OpenAIError):
+    def __init__(self, *, completion: Any = None) -> None:
+        super().__init__(
+            "Could not parse response content as the request was rejected by the content filter"
+        )
+        self.completion = completion
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

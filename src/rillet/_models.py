@@ -57,6 +57,8 @@ class BaseModel:
     def construct(cls: type[_M], data: dict[str, Any]) -> _M:
         """Adopt `data` (a decoded JSON object) as the instance's fields, without copying."""
         if type(data) is not dict:
+            if isinstance(data, cls):
+                return data  # already a view (events that carry a chunk or a snapshot)
             raise ResponseShapeError(f"expected a JSON object for {cls.__name__}, got {data!r:.80}")
         obj = _new(cls)
         obj.__dict__ = data
@@ -200,6 +202,8 @@ def _discriminated(models: list[type[BaseModel]]) -> _Converter:
 
     def convert(value: Any) -> BaseModel:
         if type(value) is not dict:
+            if isinstance(value, BaseModel):
+                return value
             raise ResponseShapeError(f"expected a JSON object, got {value!r:.80}")
         kind = value.get("type")
         model = by_type.get(kind, GenericObject) if isinstance(kind, str) else GenericObject

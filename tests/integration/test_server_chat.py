@@ -253,6 +253,27 @@ def test_stream_helper_final_completion(client: Any) -> None:
     assert json.loads(call.function.arguments)["location"] == "Tokyo"
 
 
+async def test_async_stream_helper_events_and_final_completion(
+    sdk: ModuleType, base_url: str
+) -> None:
+    client = sdk.AsyncOpenAI(base_url=base_url, api_key="anything", max_retries=0)
+    async with client.chat.completions.stream(
+        model="gpt-4", messages=STORY, seed=9, max_tokens=40
+    ) as stream:
+        deltas = [e.delta async for e in stream if e.type == "content.delta"]
+        with pytest.raises(sdk.LengthFinishReasonError):
+            await stream.get_final_completion()  # cut by max_tokens: not a final answer
+    assert "".join(deltas) == stream.current_completion_snapshot.choices[0].message.content
+    async with client.chat.completions.stream(
+        model="gpt-4", messages=WEATHER_PROMPT, tools=TOOLS, tool_choice="required"
+    ) as stream:
+        done = [e async for e in stream if e.type == "tool_calls.function.arguments.done"]
+        final = await stream.get_final_completion()
+    assert [e.name for e in done] == [c.function.name for c in final.choices[0].message.tool_calls]
+    assert json.loads(done[0].arguments)["location"] == "Tokyo"
+    await client.close()
+
+
 def test_models(client: Any) -> None:
     assert "synthetic" in [m.id for m in client.models.list()]
     assert client.models.retrieve("gpt-4").id == "gpt-4"

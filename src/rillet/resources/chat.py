@@ -5,15 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
 
+from rillet._chat_stream_state import ChatCompletionStreamState
+from rillet._helper_streams import (
+    AsyncHelperStream,
+    AsyncStreamManager,
+    HelperStream,
+    StreamManager,
+)
 from rillet._streaming import AsyncStream, Stream
 from rillet._types import NotGiven, RequestOptions
 from rillet.resources._resource import Resource
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk
+from rillet.types.chat.chat_completion_stream_event import ChatCompletionStreamEvent
 
 if TYPE_CHECKING:
     from rillet._client import AsyncOpenAI, OpenAI
 
-__all__ = ["AsyncChat", "AsyncCompletions", "Chat", "ChatCompletionCreateParams", "Completions"]
+__all__ = [
+    "AsyncChat",
+    "AsyncChatCompletionStream",
+    "AsyncCompletions",
+    "Chat",
+    "ChatCompletionCreateParams",
+    "ChatCompletionStream",
+    "Completions",
+]
 
 
 class ChatCompletionCreateParams(RequestOptions, total=False):
@@ -70,6 +86,47 @@ def _spec_args(params: dict[str, Any], stream: bool | None) -> dict[str, Any]:
     return params
 
 
+def _stream_state(params: ChatCompletionCreateParams) -> ChatCompletionStreamState:
+    if "stream" in params:
+        raise TypeError("stream() always streams; do not pass `stream`")
+    return ChatCompletionStreamState(
+        input_tools=params.get("tools"), response_format=params.get("response_format")
+    )
+
+
+class ChatCompletionStream(HelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]):
+    """What `chat.completions.stream()` yields: each chunk, plus content and tool-call events."""
+
+    def __init__(self, raw: Stream[ChatCompletionChunk], state: ChatCompletionStreamState) -> None:
+        super().__init__(raw, state.handle_chunk)
+        self._state = state
+
+    @property
+    def current_completion_snapshot(self) -> ChatCompletion:
+        return self._state.current_completion_snapshot
+
+    def get_final_completion(self) -> ChatCompletion:
+        """Read to the end; the completion as `stream=False` would have returned it."""
+        self.until_done()
+        return self._state.get_final_completion()
+
+
+class AsyncChatCompletionStream(AsyncHelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]):
+    def __init__(
+        self, raw: AsyncStream[ChatCompletionChunk], state: ChatCompletionStreamState
+    ) -> None:
+        super().__init__(raw, state.handle_chunk)
+        self._state = state
+
+    @property
+    def current_completion_snapshot(self) -> ChatCompletion:
+        return self._state.current_completion_snapshot
+
+    async def get_final_completion(self) -> ChatCompletion:
+        await self.until_done()
+        return self._state.get_final_completion()
+
+
 class Completions(Resource["OpenAI"]):
     @overload
     def create(
@@ -94,6 +151,15 @@ class Completions(Resource["OpenAI"]):
             spec, ChatCompletion, ChatCompletionChunk.construct
         )
         return result
+
+    def stream(
+        self, **params: Unpack[ChatCompletionCreateParams]
+    ) -> StreamManager[ChatCompletionStream]:
+        """`with ....stream(...) as stream:` events as they come, then the final completion."""
+        state = _stream_state(params)
+        return StreamManager(
+            lambda: ChatCompletionStream(self.create(stream=True, **params), state)
+        )
 
 
 class AsyncCompletions(Resource["AsyncOpenAI"]):
@@ -120,6 +186,16 @@ class AsyncCompletions(Resource["AsyncOpenAI"]):
             spec, ChatCompletion, ChatCompletionChunk.construct
         )
         return result
+
+    def stream(
+        self, **params: Unpack[ChatCompletionCreateParams]
+    ) -> AsyncStreamManager[AsyncChatCompletionStream]:
+        state = _stream_state(params)
+
+        async def open_stream() -> AsyncChatCompletionStream:
+            return AsyncChatCompletionStream(await self.create(stream=True, **params), state)
+
+        return AsyncStreamManager(open_stream)
 
 
 class Chat(Resource["OpenAI"]):
