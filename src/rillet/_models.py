@@ -172,7 +172,7 @@ def _converter_for(annotation: Any) -> _Converter | None:
         if len(options) == 1:
             return _converter_for(options[0])
         if models and len(models) == len(options):
-            return _discriminated(models)
+            return by_type_converter(models)
         return None
     if origin is list:
         (item,) = get_args(annotation) or (Any,)
@@ -191,7 +191,7 @@ def _expect_list(value: Any) -> list[Any]:
     return value
 
 
-def _discriminated(models: list[type[BaseModel]]) -> _Converter:
+def by_type_converter(models: list[type[BaseModel]]) -> _Converter:
     """A union of models told apart by their `type` literal; unknown types stay generic."""
     by_type: dict[str, type[BaseModel]] = {}
     for model in models:

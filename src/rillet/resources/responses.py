@@ -1,0 +1,282 @@
+"""`client.responses`: create (streamed or not), retrieve (or reattach to a stream), delete.
+
+Streams reuse the chat machinery (`Stream`, `EventDecoder`); only how a stream is known to
+have finished differs, which `ResponseProgress` says: a response stream is over at its
+terminal event, and an `error` or `response.failed` event is raised as `APIError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+from urllib.parse import quote
+
+from rillet._helper_streams import (
+    AsyncHelperStream,
+    AsyncStreamManager,
+    HelperStream,
+    StreamManager,
+)
+from rillet._models import BaseModel, GenericObject
+from rillet._streaming import AsyncStream, Progress, Stream
+from rillet._types import NotGiven, RequestOptions
+from rillet.resources._resource import Resource
+from rillet.types.responses import Response, ResponseStreamEvent
+from rillet.types.responses.response_stream_event import construct_event
+
+if TYPE_CHECKING:
+    from rillet._client import AsyncOpenAI, OpenAI  # noqa: F401 (named in strings below)
+
+__all__ = [
+    "AsyncResponseStream",
+    "AsyncResponses",
+    "ResponseCreateParams",
+    "ResponseProgress",
+    "ResponseStream",
+    "ResponseStreamState",
+    "Responses",
+]
+
+Event = ResponseStreamEvent | GenericObject
+
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class ResponseCreateParams(RequestOptions, total=False):
+    """The Responses API parameters (besides `stream`), each a keyword argument."""
+
+    model: str
+    input: str | Iterable[Mapping[str, Any]]
+    instructions: str | NotGiven | None
+    tools: Iterable[Mapping[str, Any]] | NotGiven
+    tool_choice: str | Mapping[str, Any] | NotGiven
+    parallel_tool_calls: bool | NotGiven | None
+    max_output_tokens: int | NotGiven | None
+    max_tool_calls: int | NotGiven | None
+    temperature: float | NotGiven | None
+    top_p: float | NotGiven | None
+    top_logprobs: int | NotGiven | None
+    text: Mapping[str, Any] | NotGiven
+    previous_response_id: str | NotGiven | None
+    conversation: str | Mapping[str, Any] | NotGiven | None
+    store: bool | NotGiven | None
+    metadata: Mapping[str, str] | NotGiven | None
+    stream_options: Mapping[str, Any] | NotGiven | None
+    include: list[str] | NotGiven | None
+    reasoning: Mapping[str, Any] | NotGiven | None
+    truncation: str | NotGiven | None
+    background: bool | NotGiven | None
+    service_tier: str | NotGiven | None
+    user: str | NotGiven
+    safety_identifier: str | NotGiven
+    prompt: Mapping[str, Any] | NotGiven | None
+    prompt_cache_key: str | NotGiven
+
+
+_PARAMS = frozenset(ResponseCreateParams.__annotations__) | {"stream"}
+
+
+class ResponseProgress(Progress):
+    """A response stream has finished once a terminal event arrived."""
+
+    __slots__ = ("terminal",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.terminal: str | None = None
+
+    def observe(self, data: dict[str, Any], event: str) -> object | None:
+        kind = data.get("type")
+        if kind == "error":
+            return data
+        if kind in TERMINAL:
+            self.terminal = kind
+            if kind == "response.failed":
+                response = data.get("response")
+                error = response.get("error") if isinstance(response, dict) else None
+                return error or {"message": "The response failed without saying why"}
+        return None
+
+    def complete(self) -> bool:
+        return self.terminal is not None
+
+    def missing(self) -> str:
+        return "before a terminal event (response.completed, .incomplete or .failed)"
+
+
+class ResponseStreamState:
+    """What `responses.stream()` runs on: adds each text delta's `snapshot`, keeps the end."""
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[int, int], str] = {}
+        self._final: Response | None = None
+
+    def handle_event(self, event: Event) -> list[Event]:
+        data = event.__dict__
+        kind = data.get("type")
+        if kind == "response.output_text.delta":
+            key = (data.get("output_index", 0), data.get("content_index", 0))
+            text = self._texts.get(key, "") + data.get("delta", "")
+            self._texts[key] = data["snapshot"] = text
+        elif kind in TERMINAL:
+            self._final = data.get("response")
+        return [event]
+
+    def get_final_response(self) -> Response:
+        if self._final is None:
+            raise RuntimeError("Didn't receive a `response.completed` event.")
+        return self._final
+
+
+class ResponseStream(HelperStream[Event, Event]):
+    def __init__(self, raw: Stream[Event], state: ResponseStreamState) -> None:
+        super().__init__(raw, state.handle_event)
+        self._state = state
+
+    def get_final_response(self) -> Response:
+        """Read to the end; the response of the terminal event (completed or incomplete)."""
+        self.until_done()
+        return self._state.get_final_response()
+
+
+class AsyncResponseStream(AsyncHelperStream[Event, Event]):
+    def __init__(self, raw: AsyncStream[Event], state: ResponseStreamState) -> None:
+        super().__init__(raw, state.handle_event)
+        self._state = state
+
+    async def get_final_response(self) -> Response:
+        await self.until_done()
+        return self._state.get_final_response()
+
+
+def _create_args(params: dict[str, Any], stream: bool | None) -> dict[str, Any]:
+    from rillet._client import _check_params
+
+    _check_params("create", params, _PARAMS)
+    if stream is not None:
+        params["stream"] = stream
+    return params
+
+
+def _path(response_id: str) -> str:
+    if not response_id:
+        raise ValueError("Expected a non-empty value for `response_id`")
+    return f"/responses/{quote(response_id, safe='')}"
+
+
+def _retrieve_query(stream: bool | None, starting_after: int | None, include: Any) -> Any:
+    query: dict[str, Any] = {}
+    if stream:
+        query["stream"] = "true"
+    if starting_after is not None:
+        query["starting_after"] = starting_after
+    if include:
+        query["include[]"] = list(include)
+    return query
+
+
+class _Deleted(BaseModel):
+    id: str
+    deleted: bool
+
+
+class Responses(Resource["OpenAI"]):
+    @overload
+    def create(
+        self, *, stream: Literal[True], **params: Unpack[ResponseCreateParams]
+    ) -> Stream[Event]: ...
+
+    @overload
+    def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> Response: ...
+
+    @overload
+    def create(
+        self, *, stream: bool, **params: Unpack[ResponseCreateParams]
+    ) -> Response | Stream[Event]: ...
+
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> Response | Stream[Event]:
+        spec = self._client._spec("POST", "/responses", _create_args(dict(params), stream))
+        result: Response | Stream[Event] = self._client._call(
+            spec, Response, construct_event, ResponseProgress
+        )
+        return result
+
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Any:
+        """The stored response; with `stream=True`, its events after `starting_after`."""
+        query = _retrieve_query(stream, starting_after, include)
+        spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
+        return self._client._call(spec, Response, construct_event, ResponseProgress)
+
+    def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
+        self._client._call(self._client._spec("DELETE", _path(response_id), options), _Deleted)
+
+    def stream(self, **params: Unpack[ResponseCreateParams]) -> StreamManager[ResponseStream]:
+        """`with ....stream(...) as stream:` events as they come, then the final response."""
+        state = ResponseStreamState()
+        return StreamManager(lambda: ResponseStream(self.create(stream=True, **params), state))
+
+
+class AsyncResponses(Resource["AsyncOpenAI"]):
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[ResponseCreateParams]
+    ) -> AsyncStream[Event]: ...
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> Response: ...
+
+    @overload
+    async def create(
+        self, *, stream: bool, **params: Unpack[ResponseCreateParams]
+    ) -> Response | AsyncStream[Event]: ...
+
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> Response | AsyncStream[Event]:
+        spec = self._client._spec("POST", "/responses", _create_args(dict(params), stream))
+        result: Response | AsyncStream[Event] = await self._client._call(
+            spec, Response, construct_event, ResponseProgress
+        )
+        return result
+
+    async def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Any:
+        query = _retrieve_query(stream, starting_after, include)
+        spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
+        return await self._client._call(spec, Response, construct_event, ResponseProgress)
+
+    async def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
+        await self._client._call(
+            self._client._spec("DELETE", _path(response_id), options), _Deleted
+        )
+
+    def stream(
+        self, **params: Unpack[ResponseCreateParams]
+    ) -> AsyncStreamManager[AsyncResponseStream]:
+        state = ResponseStreamState()
+
+        async def open_stream() -> AsyncResponseStream:
+            return AsyncResponseStream(await self.create(stream=True, **params), state)
+
+        return AsyncStreamManager(open_stream)
