@@ -180,6 +180,7 @@ class _ClientCore:
         params: Mapping[str, Any] | None = None,
         *,
         query: Mapping[str, Any] | None = None,
+        stream: bool | None = None,
     ) -> RequestSpec:
         """Split an endpoint call's keyword arguments into the body and the request options."""
         body: dict[str, Any] = {}
@@ -199,7 +200,8 @@ class _ClientCore:
 
         timeout = options.get("timeout", NOT_GIVEN)
         idle = options.get("stream_idle_timeout", NOT_GIVEN)
-        stream = bool(body.get("stream"))
+        if stream is None:
+            stream = bool(body.get("stream"))
         return RequestSpec(
             method=method,
             url=str(self.base_url.join(path.lstrip("/"))),
@@ -265,9 +267,11 @@ class OpenAI(_ClientCore):
 
         from rillet.resources.chat import Chat
         from rillet.resources.models import Models
+        from rillet.resources.responses import Responses
 
         self.chat = Chat(self)
         self.models = Models(self)
+        self.responses = Responses(self)
 
     def _call(
         self,
@@ -338,9 +342,11 @@ class AsyncOpenAI(_ClientCore):
 
         from rillet.resources.chat import AsyncChat
         from rillet.resources.models import AsyncModels
+        from rillet.resources.responses import AsyncResponses
 
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
+        self.responses = AsyncResponses(self)
 
     async def _call(
         self,
