@@ -25,6 +25,13 @@ from rillet.server.chat import chat_completions
 from rillet.server.context import ServerConfig, ServerContext
 from rillet.server.errors import APIError, error_body, internal_error, reports_errors
 from rillet.server.models import list_models, retrieve_model
+from rillet.server.responses import (
+    cancel_response,
+    create_response,
+    delete_response,
+    retrieve_response,
+)
+from rillet.server.responses_store import ResponseStore
 
 OPEN_PATHS = frozenset({"/health"})
 
@@ -35,20 +42,38 @@ def create_app(
     *,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """Build the app; `extra_routes` lets other endpoints (e.g. /v1/responses) join it."""
+    """Build the app; `extra_routes` lets other endpoints join it."""
     config = config or ServerConfig()
+    responses = ResponseStore(config.max_stored_responses, config.stored_response_ttl)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await responses.aclose()
             await backend.aclose()
 
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/v1/chat/completions", reports_errors(chat_completions), methods=["POST"]),
+            Route("/v1/responses", reports_errors(create_response), methods=["POST"]),
+            Route(
+                "/v1/responses/{response_id}",
+                reports_errors(retrieve_response),
+                methods=["GET"],
+            ),
+            Route(
+                "/v1/responses/{response_id}",
+                reports_errors(delete_response),
+                methods=["DELETE"],
+            ),
+            Route(
+                "/v1/responses/{response_id}/cancel",
+                reports_errors(cancel_response),
+                methods=["POST"],
+            ),
             Route("/v1/models", reports_errors(list_models), methods=["GET"]),
             Route("/v1/models/{model_id:path}", reports_errors(retrieve_model), methods=["GET"]),
             *extra_routes,
@@ -61,7 +86,7 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    app.state.rillet = ServerContext(config=config, backend=backend)
+    app.state.rillet = ServerContext(config=config, backend=backend, responses=responses)
     return app
 
 

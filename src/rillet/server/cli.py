@@ -18,6 +18,7 @@ from rillet.server.backends import (
     default_backend_name,
 )
 from rillet.server.context import DEFAULT_MAX_BODY_BYTES, ServerConfig
+from rillet.server.responses_store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -66,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get 413",
     )
+    parser.add_argument(
+        "--max-stored-responses",
+        type=_positive_int,
+        default=DEFAULT_MAX_RESPONSES,
+        help="stored /v1/responses kept for retrieval; the least recently used go first",
+    )
+    parser.add_argument(
+        "--stored-response-ttl",
+        type=_positive_float,
+        default=DEFAULT_TTL_SECONDS,
+        help="seconds a stored response can be retrieved or continued",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser
@@ -75,6 +88,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 
@@ -119,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         strict_models=args.strict_models,
         keepalive=args.keepalive or None,
         max_body_bytes=args.max_body_bytes,
+        max_stored_responses=args.max_stored_responses,
+        stored_response_ttl=args.stored_response_ttl,
     )
     uv_config = uvicorn.Config(
         create_app(backend, config),

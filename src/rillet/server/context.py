@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from rillet.server.backends.base import Backend
 from rillet.server.errors import APIError
+from rillet.server.responses_store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS, ResponseStore
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -18,12 +19,15 @@ class ServerConfig:
     strict_models: bool = False
     keepalive: float | None = 15.0  # seconds of silence before an SSE comment; None: never
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_stored_responses: int = DEFAULT_MAX_RESPONSES  # /v1/responses kept for GET, LRU beyond
+    stored_response_ttl: float = DEFAULT_TTL_SECONDS  # seconds a stored response lives
 
 
 @dataclass(frozen=True, slots=True)
 class ServerContext:
     config: ServerConfig
     backend: Backend
+    responses: ResponseStore = field(default_factory=ResponseStore)
 
     def check_model(self, model: str) -> None:
         """With --strict-models only the backend's own ids are served; otherwise any name is."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rillet.server.backends._tokens import words
+from rillet.server.backends.base import InvalidRequest
 
 Schema = dict[str, Any] | bool
 Pick = Callable[[int], int]
@@ -81,8 +82,8 @@ _PATTERN_TRIES = ("example", "abc", "ABC", "a1", "A1", "123", "0", "a", "x-1", "
 _SMALL_NUMBERS = (1, 3, 5, 10, 2, 42)
 
 
-class SchemaError(ValueError):
-    """The schema cannot be satisfied (a `false` schema, an unknown $ref...)."""
+class SchemaError(InvalidRequest):
+    """The schema cannot be satisfied (a `false` schema, an unknown $ref...): a 400."""
 
 
 @dataclass(slots=True)
