@@ -36,10 +36,13 @@ _DONE = b"[DONE]"
 class Progress:
     """Tells whether a stream that ended without `[DONE]` had in fact finished.
 
-    A chat stream has finished when every choice it mentioned carried a `finish_reason`.
+    A chat stream has finished when every choice it mentioned carried a `finish_reason`
+    (but is read on to `[DONE]`, as a usage chunk may follow). Kinds of stream whose last
+    event is known set `ended` on it, and reading stops there.
     """
 
     __slots__ = ("finished", "seen")
+    ended = False
 
     def __init__(self) -> None:
         self.seen: set[Any] = set()
@@ -88,8 +91,12 @@ class EventDecoder(Generic[T]):
         self._sse = SSEDecoder()
         self.done = False
 
-    def feed(self, chunk: bytes) -> list[T]:
-        items: list[T] = []
+    def feed(self, chunk: bytes) -> Iterator[T]:
+        """The items `chunk` completes, built one at a time as the consumer takes them.
+
+        Lazily, because a read can hold hundreds of events: building them all up front
+        keeps them alive together, which costs more in garbage collection than the rest.
+        """
         construct = self._construct
         observe = self._progress.observe
         for sse in self._sse.feed(chunk):
@@ -107,10 +114,13 @@ class EventDecoder(Generic[T]):
             if error is not None:
                 raise _stream_error(self._response.request, error)
             try:
-                items.append(construct(data))
+                item = construct(data)
             except ResponseShapeError as exc:
                 raise self._invalid(raw, f"A stream event has an unexpected shape: {exc}") from None
-        return items
+            yield item
+            if self._progress.ended:
+                self.done = True
+                break
 
     def finish(self) -> None:
         """The body has ended: fine after `[DONE]` or a finished stream, else truncation."""

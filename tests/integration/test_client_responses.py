@@ -198,6 +198,8 @@ SCENARIOS: dict[str, Handler] = {
         )
     ),
     "cut": stream_events(encode(haiku_events()[:6])),
+    # Whatever follows the terminal event is never read: here, it would not even parse.
+    "after-terminal": stream_events([*encode(haiku_events()), b"data: {not json\n\n"]),
     "whole": _whole,
     "stored": _retrieve,
 }
@@ -299,6 +301,13 @@ def test_a_stream_cut_before_a_terminal_event_is_a_connection_error(
 ) -> None:
     with pytest.raises(rillet.APIConnectionError, match="terminal event"):
         run(mode, server.base_url("cut"), create_stream)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_stream_ends_at_its_terminal_event(server: CannedServer, mode: str) -> None:
+    events = run(mode, server.base_url("after-terminal"), create_stream)
+    assert events[-1].type == "response.completed"
+    assert len(events) == len(haiku_events())
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -79,11 +79,12 @@ _PARAMS = frozenset(ResponseCreateParams.__annotations__) | {"stream"}
 class ResponseProgress(Progress):
     """A response stream has finished once a terminal event arrived."""
 
-    __slots__ = ("terminal",)
+    __slots__ = ("ended", "terminal")
 
     def __init__(self) -> None:
         super().__init__()
         self.terminal: str | None = None
+        self.ended = False
 
     def observe(self, data: dict[str, Any], event: str) -> object | None:
         kind = data.get("type")
@@ -91,6 +92,7 @@ class ResponseProgress(Progress):
             return data
         if kind in TERMINAL:
             self.terminal = kind
+            self.ended = True  # nothing follows; the stream ends here, as officially documented
             if kind == "response.failed":
                 response = data.get("response")
                 error = response.get("error") if isinstance(response, dict) else None
