@@ -150,12 +150,59 @@ def test_chunk_module_classes_are_the_nested_types() -> None:
     assert type(choice.delta.tool_calls[0].function) is ChoiceDeltaToolCallFunction
 
 
+RESPONSE_EVENTS = [
+    name
+    for name in rillet.types.responses.__all__
+    if name.endswith("Event") and name != "ResponseStreamEvent"
+]
+# The official types list every field OpenAI's hosted models may send; rillet's types name
+# the ones a Responses stream of text and function calls carries (others are still kept).
+RESPONSE_SUBSETS = [
+    "Response",
+    "ResponseOutputMessage",
+    "ResponseOutputText",
+    "ResponseOutputRefusal",
+    "ResponseFunctionToolCall",
+    "ResponseReasoningItem",
+    "ResponseUsage",
+    "ResponseError",
+]
+
+
+@pytest.mark.parametrize("name", RESPONSE_EVENTS)
+def test_response_event_has_the_official_field_names(name: str) -> None:
+    ours, theirs = _pair("responses", name)
+    assert set(ours.__fields__) == set(theirs.model_fields)
+
+
+@pytest.mark.parametrize("name", RESPONSE_SUBSETS)
+def test_response_type_fields_are_official_ones(name: str) -> None:
+    ours, theirs = _pair("responses", name)
+    assert set(ours.__fields__) <= set(theirs.model_fields)
+
+
+def test_responses_create_accepts_every_official_parameter() -> None:
+    from openai.resources.responses import Responses
+
+    from rillet._client import _REQUEST_OPTIONS
+    from rillet.resources.responses import _PARAMS
+
+    official = set(inspect.signature(Responses.create).parameters) - {"self"}
+    missing = official - _PARAMS - _REQUEST_OPTIONS
+    assert not missing, f"create() would reject {sorted(missing)}"
+
+
 def test_client_resources_exist() -> None:
     client = rillet.OpenAI(api_key="sk", base_url="http://127.0.0.1:9/v1")
     try:
         assert callable(client.chat.completions.create)
         assert callable(client.models.list)
         assert callable(client.models.retrieve)
+        assert callable(client.chat.completions.stream)
+        assert callable(client.responses.create)
+        assert callable(client.responses.retrieve)
+        assert callable(client.responses.delete)
+        assert callable(client.responses.stream)
         assert callable(client.with_options)
         assert callable(client.copy)
         assert callable(client.close)

@@ -71,6 +71,13 @@ class ResponseCreateParams(RequestOptions, total=False):
     safety_identifier: str | NotGiven
     prompt: Mapping[str, Any] | NotGiven | None
     prompt_cache_key: str | NotGiven
+    prompt_cache_options: Mapping[str, Any] | NotGiven | None
+    prompt_cache_retention: str | NotGiven | None
+    context_management: Iterable[Mapping[str, Any]] | NotGiven | None
+    background_options: Mapping[str, Any] | NotGiven | None
+    access_programs: Mapping[str, Any] | NotGiven | None
+    moderation: Mapping[str, Any] | NotGiven | None
+    image: Mapping[str, Any] | NotGiven | None
 
 
 _PARAMS = frozenset(ResponseCreateParams.__annotations__) | {"stream"}

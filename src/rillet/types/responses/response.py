@@ -44,7 +44,6 @@ class Response(BaseModel):
     max_output_tokens: int | None
     previous_response_id: str | None
     text: Any
-    store: bool | None
 
     @property
     def output_text(self) -> str:

@@ -122,12 +122,19 @@ class ResponseTextDoneEvent(_TextEvent):
     text: str
 
 
-class ResponseRefusalDeltaEvent(_TextEvent):
+class _RefusalEvent(BaseModel):
+    item_id: str
+    output_index: int
+    content_index: int
+    sequence_number: int
+
+
+class ResponseRefusalDeltaEvent(_RefusalEvent):
     type: Literal["response.refusal.delta"]
     delta: str
 
 
-class ResponseRefusalDoneEvent(_TextEvent):
+class ResponseRefusalDoneEvent(_RefusalEvent):
     type: Literal["response.refusal.done"]
     refusal: str
 
@@ -145,7 +152,6 @@ class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
     item_id: str
     output_index: int
     arguments: str
-    name: str | None
     sequence_number: int
 
 
