@@ -49,6 +49,7 @@ class ResponseRun:
         self._done = False
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing: asyncio.Future[None] | None = None
 
     @property
     def id(self) -> str:
@@ -62,6 +63,7 @@ class ResponseRun:
         """Begin producing; `first` is the event already taken from `events`."""
         self.builder.start()
         self._task = asyncio.create_task(self._produce(events, first))
+        self._task.add_done_callback(lambda _: self._cancelled_unstarted(events))
 
     async def _produce(
         self, events: AsyncIterator[GenerationEvent], event: GenerationEvent
@@ -88,6 +90,14 @@ class ResponseRun:
             self._done = True
             self._notify()
             await aclose(events)
+
+    def _cancelled_unstarted(self, events: AsyncIterator[GenerationEvent]) -> None:
+        """A task cancelled before its first step never ran `_produce`: finish its work here."""
+        if not self._done:
+            self.builder.cancel()
+            self._done = True
+            self._notify()
+            self._closing = asyncio.ensure_future(aclose(events))
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
@@ -125,6 +135,8 @@ class ResponseRun:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._closing is not None:
+            await self._closing
 
     def _attach(self) -> None:
         self._readers += 1
