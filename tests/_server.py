@@ -85,6 +85,8 @@ def _collect(stream: Iterator[str], sink: list[str]) -> None:
 # The client packages the server's integration tests run with; `rillet` joins once its
 # client is a drop-in for `openai` (same call shapes and exception names).
 CLIENT_MODULES = ("openai", "rillet")
+# The same for the Responses API, whose client in rillet joins once it is a drop-in too.
+RESPONSES_CLIENT_MODULES = ("openai",)
 
 
 def import_client(name: str) -> ModuleType:
