@@ -153,6 +153,7 @@ def test_sampling_and_limits_reach_the_backend() -> None:
         ({"model": 3, "input": "hi"}, "model", "invalid_type"),
         ({"model": "m", "input": 3}, "input", "invalid_type"),
         ({"model": "m", "input": ["hi"]}, "input[0]", "invalid_type"),
+        ({"model": "m", "input": []}, "input", "empty_array"),
         ({"model": "m", "input": [{"type": "reasoning", "summary": []}]}, "input[0].type",
          "invalid_value"),
         ({"model": "m", "input": [{"role": "tool", "content": "x"}]}, "input[0].role",

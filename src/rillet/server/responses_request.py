@@ -156,6 +156,13 @@ def parse_input(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"role": "user", "content": value}]
     if not isinstance(value, list):
         raise invalid_type("input", "a string or an array of input items", value)
+    if not value:
+        raise bad_request(
+            "Invalid 'input': empty array. Expected an array with minimum length 1, "
+            "but got an empty array instead.",
+            "input",
+            "empty_array",
+        )
     messages: list[dict[str, Any]] = []
     for i, item in enumerate(value):
         _add_item(messages, item, f"input[{i}]")
