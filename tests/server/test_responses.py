@@ -57,12 +57,13 @@ def test_streamed_events_carry_their_type_in_the_event_field(base_url: str) -> N
     assert events[-1]["type"] == "response.completed"
 
 
-def test_max_output_tokens_ends_incomplete(base_url: str) -> None:
+def test_max_output_tokens_ends_incomplete(base_url: str, backend: ScriptedBackend) -> None:
     body = httpx.post(f"{base_url}/responses", json={**BODY, "max_output_tokens": 16}).json()
     assert body["status"] == "completed"  # 11 tokens fit
-    backend_limited = {**BODY, "max_output_tokens": 16, "input": "hi", "stream": True}
-    with serve_app(create_app(ScriptedBackend(length=40), ServerConfig())) as url:
-        events = events_of(httpx.post(f"{url}/responses", json=backend_limited).text)
+    backend.length = 40
+    limited = {**BODY, "max_output_tokens": 16, "stream": True}
+    events = events_of(httpx.post(f"{base_url}/responses", json=limited).text)
+    assert backend.requests[-1].max_tokens == 16
     assert events[-1]["type"] == "response.incomplete"
     assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
     assert events[-1]["response"]["usage"]["output_tokens"] == 16
