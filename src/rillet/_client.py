@@ -21,6 +21,7 @@ from rillet._constants import (
     DEFAULT_TIMEOUT,
 )
 from rillet._exceptions import OpenAIError
+from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport, env_proxies_set
 from rillet._models import BaseModel
 from rillet._streaming import AsyncStream, EventDecoder, Progress, Stream
 from rillet._transport import AsyncTransport, RequestSpec, SyncTransport, parse_json
@@ -165,12 +166,17 @@ class _ClientCore:
                 settings[name] = {**settings[name], **add}
         return {**settings, **overrides}
 
-    def _pool_options(self, limits: httpx.Limits | None) -> dict[str, Any]:
-        """How the default httpx client of either kind is built."""
+    def _pool_options(
+        self, limits: httpx.Limits | None, fast: type[HTTP11Transport | AsyncHTTP11Transport]
+    ) -> dict[str, Any]:
+        """How the default httpx client of either kind is built: on rillet's HTTP/1.1
+        transport (`fast`), unless the environment names a proxy, which needs httpx's own."""
+        limits = limits or DEFAULT_CONNECTION_LIMITS
         return {
             "timeout": self.timeout,
-            "limits": limits or DEFAULT_CONNECTION_LIMITS,
+            "limits": limits,
             "follow_redirects": True,
+            "transport": None if env_proxies_set() else fast(limits=limits),
         }
 
     def _spec(
@@ -262,7 +268,9 @@ class OpenAI(_ClientCore):
         **settings: Unpack[ClientSettings],
     ) -> None:
         super().__init__(**settings)
-        self._http = http_client or httpx.Client(**self._pool_options(connection_limits))
+        self._http = http_client or httpx.Client(
+            **self._pool_options(connection_limits, HTTP11Transport)
+        )
         self._transport = SyncTransport(self._http)
 
         from rillet.resources.chat import Chat
@@ -337,7 +345,9 @@ class AsyncOpenAI(_ClientCore):
         **settings: Unpack[ClientSettings],
     ) -> None:
         super().__init__(**settings)
-        self._http = http_client or httpx.AsyncClient(**self._pool_options(connection_limits))
+        self._http = http_client or httpx.AsyncClient(
+            **self._pool_options(connection_limits, AsyncHTTP11Transport)
+        )
         self._transport = AsyncTransport(self._http)
 
         from rillet.resources.chat import AsyncChat
