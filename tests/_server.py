@@ -86,7 +86,7 @@ def _collect(stream: Iterator[str], sink: list[str]) -> None:
 # client is a drop-in for `openai` (same call shapes and exception names).
 CLIENT_MODULES = ("openai", "rillet")
 # The same for the Responses API, whose client in rillet joins once it is a drop-in too.
-RESPONSES_CLIENT_MODULES = ("openai",)
+RESPONSES_CLIENT_MODULES = ("openai", "rillet")
 
 
 def import_client(name: str) -> ModuleType:

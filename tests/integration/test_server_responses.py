@@ -365,3 +365,24 @@ def test_async_bad_input_and_unknown_id(sdk: ModuleType, base_url: str) -> None:
         await client.close()
 
     asyncio.run(main())
+
+
+# --- both clients, one stream ------------------------------------------------------------
+
+
+def test_both_clients_yield_equal_events(base_url: str) -> None:
+    """The same stored response replayed to each client: event for event, field for field."""
+    official = client_for(import_client("openai"), base_url)
+    ours = client_for(import_client("rillet"), base_url)
+    tools = [WEATHER]
+    for kwargs in ({"input": STORY}, {"input": "Weather in Oslo?", "tools": tools}):
+        created = list(official.responses.create(model="gpt-5.2", stream=True, **kwargs))
+        response_id = created[0].response.id
+        theirs = list(official.responses.retrieve(response_id, stream=True))
+        mine = list(ours.responses.retrieve(response_id, stream=True))
+        assert [type(e).__name__ for e in mine] == [type(e).__name__ for e in theirs]
+        assert [e.to_dict() for e in mine] == [e.to_dict() for e in theirs]
+        assert [e.to_dict() for e in theirs] == [e.to_dict() for e in created]
+        fresh = list(ours.responses.create(model="gpt-5.2", stream=True, **kwargs))
+        assert [e.type for e in fresh] == [e.type for e in created]
+        assert fresh[-1].response.output_text == created[-1].response.output_text
