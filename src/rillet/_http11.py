@@ -88,6 +88,18 @@ def _response(
     )
 
 
+def _readable(sock: Any) -> bool:
+    """Whether an idle socket has something to read: data, or the peer's close."""
+    try:
+        if hasattr(select, "poll"):  # unlike select(), not limited to small descriptors
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 def _no_response() -> httpx.RemoteProtocolError:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
@@ -172,13 +184,7 @@ class _SyncConnection:
 
     def is_clean(self) -> bool:
         """An idle connection is reusable only if the server has neither closed nor sent."""
-        if self.buffer:
-            return False
-        try:
-            readable, _, _ = select.select([self._sock], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        return not readable
+        return not self.buffer and not _readable(self._sock)
 
     def close(self) -> None:
         self._sock.close()
@@ -458,13 +464,12 @@ class _AsyncConnection(asyncio.Protocol):
         return True
 
     def is_clean(self) -> bool:
+        """As for sync; the socket is asked too, as the loop may not have run since it closed."""
         transport = self._transport
-        return (
-            not self.buffer
-            and not self._eof
-            and transport is not None
-            and not transport.is_closing()
-        )
+        if self.buffer or self._eof or transport is None or transport.is_closing():
+            return False
+        sock = transport.get_extra_info("socket")
+        return sock is None or not _readable(sock)
 
     def close(self) -> None:
         if self._transport is not None:
