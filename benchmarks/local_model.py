@@ -1,8 +1,8 @@
 """Streaming speed of the embedded model: the library alone, `rillet serve`, and a peer server.
 
-    python benchmarks/local_model.py [--max-tokens 128] [--runs 3]
+    python benchmarks/local_model.py [--max-tokens 128] [--runs 3] [--prompts same|varied|both]
 
-Three ways to stream the same Gemma 3 270M GGUF, same prompt, same thread count:
+Three ways to stream the same Gemma 3 270M GGUF, same prompts, same thread count:
 
   (a) llama-cpp-python in this process, the ceiling: `Llama.generate` and one
       detokenize per token (no HTTP, no JSON, no second process); (a') the same
@@ -12,10 +12,13 @@ Three ways to stream the same Gemma 3 270M GGUF, same prompt, same thread count:
       streamed through the same client.
 
 Each runs at 1 stream (`--runs` times, one after another) and at 4 concurrent
-streams. Reported per row: time to first token (mean over streams), the
-per-stream decode rate (tokens after the first over the time after the first),
-and the aggregate rate (all tokens over the wall time of the round). Tokens are
-counted as content chunks, which is one token per chunk for both servers.
+streams, under two workloads: "same" sends one prompt every time, so every way
+may take all of it from its KV cache; "varied" gives each request a different
+subject ("Write a story about a lighthouse keeper."), so only the shared opening
+can come from the cache. Reported per row: time to first token (mean over
+streams), the per-stream decode rate (tokens after the first over the time after
+the first), and the aggregate rate (all tokens over the wall time of the round).
+Tokens are counted as content chunks, which is one token per chunk for both servers.
 """
 
 from __future__ import annotations
@@ -43,10 +46,28 @@ from rillet.server.backends._llama_run import Sampling
 from rillet.server.backends.llama import DEFAULT_CONTEXT, packaged_model_path
 
 PROMPT = "Write a story about a robot."
-MESSAGES = [{"role": "user", "content": PROMPT}]
+SUBJECTS = (
+    "a lighthouse keeper", "two rival bakers", "a lost kitten", "the last dragon",
+    "a clockmaker's apprentice", "a city under the sea", "an old fisherman", "a haunted piano",
+    "a girl who collects clouds", "a space station cook", "a talking tree", "a desert caravan",
+    "a forgotten library", "a brave little tugboat", "a painter who lost her colours",
+    "a snowman in summer",
+)  # fmt: skip
+WORKLOADS = ("same", "varied")
 LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) ")
-THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides
+THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides, for decode and prompts
 SAMPLING = Sampling()
+
+
+def messages(workload: str, seed: int) -> list[dict[str, str]]:
+    """A request's prompt: one for every request, or a subject unlike the last request's."""
+    text = (
+        PROMPT if workload == "same" else f"Write a story about {SUBJECTS[seed % len(SUBJECTS)]}."
+    )
+    return [{"role": "user", "content": text}]
+
+
+WARM_UP_SEED = len(SUBJECTS) - 1  # its subject is not the first round's
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +82,7 @@ class Timing:
 @dataclass(frozen=True, slots=True)
 class Row:
     name: str
+    workload: str
     streams: int
     ttft_ms: float
     stream_rate: float
@@ -68,13 +90,16 @@ class Row:
     tokens: float  # mean per stream: a server that stops early would look fast
 
 
-def summarize(name: str, streams: int, rounds: list[tuple[float, list[Timing]]]) -> Row:
+def summarize(
+    name: str, workload: str, streams: int, rounds: list[tuple[float, list[Timing]]]
+) -> Row:
     timings = [t for _, round_timings in rounds for t in round_timings]
     rates = [(t.tokens - 1) / (t.last - t.first) for t in timings if t.tokens > 1]
     tokens = sum(t.tokens for t in timings)
     wall = sum(elapsed for elapsed, _ in rounds)
     return Row(
         name,
+        workload,
         streams,
         statistics.mean(t.first for t in timings) * 1000,
         statistics.mean(rates),
@@ -133,23 +158,25 @@ def completion_pieces(model: Any, prompt: str, seed: int, max_tokens: int) -> It
         yield chunk["choices"][0]["text"]
 
 
-def run_direct(name: str, pieces: TokenSource, streams: int, runs: int, max_tokens: int) -> Row:
+def run_direct(
+    name: str, pieces: TokenSource, workload: str, streams: int, runs: int, max_tokens: int
+) -> Row:
     from llama_cpp import Llama
 
     model = Llama(
         model_path=str(packaged_model_path()),
         n_ctx=DEFAULT_CONTEXT,
         n_threads=THREADS,
-        n_threads_batch=os.cpu_count() or 1,
+        n_threads_batch=THREADS,
         verbose=False,
     )
-    prompt = render_prompt(MESSAGES)
     lock = threading.Lock()  # one context, one sequence at a time, as in any server
 
     def one(seed: int) -> Timing:
         start = time.perf_counter()
         first, tokens = 0.0, 0
         with lock:
+            prompt = render_prompt(messages(workload, seed))
             for text in pieces(model, prompt, seed, max_tokens):
                 if text:
                     tokens += 1
@@ -171,22 +198,22 @@ def run_direct(name: str, pieces: TokenSource, streams: int, runs: int, max_toke
         return time.perf_counter() - start, results
 
     try:
-        one(0)  # warm-up
+        one(WARM_UP_SEED)
         rounds = [round_(100 * r) for r in range(runs)]
     finally:
         model.close()
-    return summarize(name, streams, rounds)
+    return summarize(name, workload, streams, rounds)
 
 
 # --- (b), (c) servers through rillet's client -------------------------------------------
 
 
-async def stream_once(client: AsyncOpenAI, seed: int, max_tokens: int) -> Timing:
+async def stream_once(client: AsyncOpenAI, workload: str, seed: int, max_tokens: int) -> Timing:
     start = time.perf_counter()
     first, tokens = 0.0, 0
     stream = await client.chat.completions.create(
         model="gemma",
-        messages=MESSAGES,
+        messages=messages(workload, seed),
         max_tokens=max_tokens,
         temperature=SAMPLING.temperature,
         top_p=SAMPLING.top_p,
@@ -201,20 +228,22 @@ async def stream_once(client: AsyncOpenAI, seed: int, max_tokens: int) -> Timing
     return Timing(first, time.perf_counter() - start, tokens)
 
 
-async def run_client(base_url: str, name: str, streams: int, runs: int, max_tokens: int) -> Row:
+async def run_client(
+    base_url: str, name: str, workload: str, streams: int, runs: int, max_tokens: int
+) -> Row:
     client = AsyncOpenAI(base_url=base_url, api_key="local", max_retries=0, timeout=600)
     try:
-        await stream_once(client, 0, max_tokens)  # warm-up
+        await stream_once(client, workload, WARM_UP_SEED, max_tokens)
         rounds = []
         for r in range(runs):
             start = time.perf_counter()
             timings = await asyncio.gather(
-                *(stream_once(client, 100 * r + i, max_tokens) for i in range(streams))
+                *(stream_once(client, workload, 100 * r + i, max_tokens) for i in range(streams))
             )
             rounds.append((time.perf_counter() - start, list(timings)))
     finally:
         await client.close()
-    return summarize(name, streams, rounds)
+    return summarize(name, workload, streams, rounds)
 
 
 @contextmanager
@@ -249,7 +278,7 @@ def llama_cpp_server() -> Iterator[str]:
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(DEFAULT_CONTEXT),
         "--n_threads", str(THREADS),
-        "--n_threads_batch", str(os.cpu_count() or 1),
+        "--n_threads_batch", str(THREADS),
         "--chat_format", "gemma",  # the GGUF has no template; without this it answers nothing
         "--interrupt_requests", "False",  # serve concurrent streams to the end, as rillet does
         "--verbose", "False",
@@ -296,25 +325,26 @@ def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
 
 def report(rows: list[Row]) -> str:
     lines = [
-        "| way | streams | tokens/stream | TTFT ms | tokens/s per stream | tokens/s total |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| prompts | way | streams | tokens/stream | TTFT ms | tokens/s per stream "
+        "| tokens/s total |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {r.name} | {r.streams} | {r.tokens:.0f} | {r.ttft_ms:.0f} | {r.stream_rate:.1f} "
-        f"| {r.total_rate:.1f} |"
+        f"| {r.workload} | {r.name} | {r.streams} | {r.tokens:.0f} | {r.ttft_ms:.0f} "
+        f"| {r.stream_rate:.1f} | {r.total_rate:.1f} |"
         for r in rows
     ]
-    by = {(r.name.split()[0], r.streams): r for r in rows}
+    by = {(r.workload, r.name.split()[0], r.streams): r for r in rows}
     lines.append("")
-    for streams in sorted({r.streams for r in rows}):
-        a, b, c = (by.get((key, streams)) for key in ("(a)", "(b)", "(c)"))
+    for workload, streams in sorted({(r.workload, r.streams) for r in rows}):
+        a, b, c = (by.get((workload, key, streams)) for key in ("(a)", "(b)", "(c)"))
         parts = []
         if a and b:
             parts.append(f"(b)/(a) total tokens/s = {b.total_rate / a.total_rate:.3f}")
         if b and c:
             parts.append(f"(b)/(c) total tokens/s = {b.total_rate / c.total_rate:.3f}")
             parts.append(f"(b)/(c) TTFT = {b.ttft_ms / c.ttft_ms:.3f}")
-        lines.append(f"- {streams} stream(s): " + "; ".join(parts))
+        lines.append(f"- {workload} prompts, {streams} stream(s): " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -322,24 +352,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--runs", type=int, default=3, help="rounds at 1 stream (4 streams: 1)")
+    parser.add_argument("--prompts", choices=(*WORKLOADS, "both"), default="both")
     args = parser.parse_args()
-    plan = [(1, args.runs), (4, 1)]
+    workloads = WORKLOADS if args.prompts == "both" else (args.prompts,)
+    plan = [
+        (workload, streams, runs)
+        for workload in workloads
+        for streams, runs in ((1, args.runs), (4, 1))
+    ]
     rows = []
     for name, pieces in (
         ("(a) llama-cpp-python, generate loop", generated_pieces),
         ("(a') llama-cpp-python, create_completion", completion_pieces),
     ):
-        rows += [run_direct(name, pieces, streams, runs, args.max_tokens) for streams, runs in plan]
-    with rillet_server() as url:
-        for streams, runs in plan:
-            name = "(b) rillet serve + rillet client"
-            rows.append(asyncio.run(run_client(url, name, streams, runs, args.max_tokens)))
-    with llama_cpp_server() as url:
-        for streams, runs in plan:
-            name = "(c) llama_cpp.server + rillet client"
-            rows.append(asyncio.run(run_client(url, name, streams, runs, args.max_tokens)))
-    rows.sort(key=lambda r: (r.streams, r.name))
-    print(f"prompt {PROMPT!r}, max_tokens {args.max_tokens}, decode threads {THREADS}")
+        rows += [run_direct(name, pieces, *step, args.max_tokens) for step in plan]
+    for name, server in (
+        ("(b) rillet serve + rillet client", rillet_server),
+        ("(c) llama_cpp.server + rillet client", llama_cpp_server),
+    ):
+        with server() as url:
+            rows += [asyncio.run(run_client(url, name, *step, args.max_tokens)) for step in plan]
+    rows.sort(key=lambda r: (WORKLOADS.index(r.workload), r.streams, r.name))
+    print(f"max_tokens {args.max_tokens}, decode threads {THREADS}")
     print(report(rows))
 
 
