@@ -5,10 +5,28 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+
 import rillet
 
 MESSAGES = [{"role": "user", "content": "Hello!"}]
 MODES = ("sync", "async")
+# "default": the client builds its own http client (rillet's HTTP/1.1 transport);
+# "httpx": a plain httpx client is passed as `http_client`, as users may. Set per test.
+STACKS = ("default", "httpx")
+stack = "default"
+
+
+def _settings(mode: str, base_url: str, client_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    settings = {
+        "api_key": "sk-test",
+        "base_url": base_url,
+        "max_retries": 0,
+        **(client_kwargs or {}),
+    }
+    if stack == "httpx" and "http_client" not in settings:
+        settings["http_client"] = httpx.Client() if mode == "sync" else httpx.AsyncClient()
+    return settings
 
 
 def stream_all(
@@ -17,12 +35,7 @@ def stream_all(
     """Every item of one streamed chat completion."""
     create.setdefault("model", "gpt-4")
     create.setdefault("messages", MESSAGES)
-    settings = {
-        "api_key": "sk-test",
-        "base_url": base_url,
-        "max_retries": 0,
-        **(client_kwargs or {}),
-    }
+    settings = _settings(mode, base_url, client_kwargs)
     if mode == "sync":
         with rillet.OpenAI(**settings) as client:
             return list(client.chat.completions.create(stream=True, **create))
@@ -41,12 +54,7 @@ def complete(
     """One non-streamed chat completion."""
     create.setdefault("model", "gpt-4")
     create.setdefault("messages", MESSAGES)
-    settings = {
-        "api_key": "sk-test",
-        "base_url": base_url,
-        "max_retries": 0,
-        **(client_kwargs or {}),
-    }
+    settings = _settings(mode, base_url, client_kwargs)
     if mode == "sync":
         with rillet.OpenAI(**settings) as client:
             return client.chat.completions.create(**create)
