@@ -7,6 +7,10 @@ process's CPU time (`time.process_time`), so the server and the machine's other 
 for nothing. Contenders take turns round by round and the median of the rounds is reported,
 with ratios, because absolute figures drift on a shared machine.
 
+The raw floor is httpx's default transport + split on blank lines + orjson: what a careful
+hand-written client costs on stock httpx. A second floor runs the same code on rillet's
+HTTP/1.1 transport, to show how much of rillet's cost is left above its own HTTP layer.
+
     python benchmarks/client_overhead.py [--chunks 20000] [--rounds 7]
 """
 
@@ -30,6 +34,7 @@ import openai
 import orjson
 
 import rillet
+from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport
 
 HERE = Path(__file__).resolve().parent
 MESSAGES = [{"role": "user", "content": "Write a story about a robot."}]
@@ -149,6 +154,10 @@ def main() -> None:
             "openai": openai.AsyncOpenAI(**settings),
         }
         http, ahttp = httpx.Client(), httpx.AsyncClient()
+        fast, afast = (
+            httpx.Client(transport=HTTP11Transport()),
+            httpx.AsyncClient(transport=AsyncHTTP11Transport()),
+        )
         url = base_url + "/chat/completions"
 
         def in_loop(factory: Callable[[], Awaitable[int]]) -> Callable[[], int]:
@@ -158,9 +167,11 @@ def main() -> None:
             "rillet sync": sync_sdk(sync_clients["rillet"]),
             "openai sync": sync_sdk(sync_clients["openai"]),
             "raw floor sync": sync_floor(http, url),
+            "floor/http11 sync": sync_floor(fast, url),
             "rillet async": in_loop(async_sdk(async_clients["rillet"])),
             "openai async": in_loop(async_sdk(async_clients["openai"])),
             "raw floor async": in_loop(async_floor(ahttp, url)),
+            "floor/http11 async": in_loop(async_floor(afast, url)),
         }
         for run in contenders.values():  # warm up connections, caches and lazy imports
             measure(run, args.chunks)
@@ -168,6 +179,8 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, run in contenders.items():
                 samples[name].append(measure(run, args.chunks))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
     median = {name: statistics.median(values) for name, values in samples.items()}
     print(f"# client CPU per chunk, {args.chunks} chunks x {args.rounds} rounds (median)")
@@ -175,14 +188,17 @@ def main() -> None:
         f"# {time.strftime('%Y-%m-%d')}  Python {platform.python_version()}  "
         f"rillet {rillet.__version__}  openai {openai.__version__}  httpx {httpx.__version__}"
     )
-    print(f"{'client':<18}{'us/chunk':>10}")
+    print(f"{'client':<20}{'us/chunk':>10}")
     for name, value in median.items():
-        print(f"{name:<18}{value:>10.2f}")
+        print(f"{name:<20}{value:>10.2f}")
     for kind in ("sync", "async"):
-        ours, peer, floor = (median[f"{who} {kind}"] for who in ("rillet", "openai", "raw floor"))
+        ours, peer, floor, fast_floor = (
+            median[f"{who} {kind}"] for who in ("rillet", "openai", "raw floor", "floor/http11")
+        )
         print(
             f"{kind:>5}: openai / rillet = {peer / ours:5.1f}x   "
-            f"rillet / raw floor = {ours / floor:4.2f}x"
+            f"rillet / raw floor = {ours / floor:4.2f}x   "
+            f"rillet / floor on http11 = {ours / fast_floor:4.2f}x"
         )
 
 
