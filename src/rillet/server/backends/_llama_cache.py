@@ -20,7 +20,7 @@ kept, so it samples at once.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import llama_cpp
 import numpy as np
@@ -45,10 +45,12 @@ class PromptCache:
         self._prompt: list[int] = []  # the latest prompt evaluated to its end
         self._logits: npt.NDArray[np.float32] | None = None  # its next-token logits
 
-    def prefill(self, tokens: Sequence[int]) -> int:
+    def prefill(self, tokens: Sequence[int], cancelled: Callable[[], bool] = lambda: False) -> int:
         """Leave the model just past `tokens` with a fresh evaluation's logits.
 
         Returns how many prompt tokens came from the cache instead of being evaluated.
+        `cancelled` is asked before each batch, so that a long prompt stops soon after
+        its request is gone; the batches already evaluated stay reusable.
         """
         model = self._model
         tokens = list(tokens)
@@ -62,7 +64,11 @@ class PromptCache:
         # Forget the cache first: an evaluation that fails halfway leaves it unknown.
         self._exact, self._prompt, self._logits = 0, [], None
         model.n_tokens = keep  # `eval` drops the KV cache past this point
-        model.eval(tokens[keep:])
+        for start in range(keep, len(tokens), model.n_batch):
+            if cancelled():
+                self._exact = start  # whole batches only, so whole groups of four
+                return keep
+            model.eval(tokens[start : start + model.n_batch])
         self._exact = len(tokens) // GROUP * GROUP
         self._prompt = tokens
         self._logits = np.ctypeslib.as_array(self._logits_buffer(), shape=(model.n_vocab(),)).copy()

@@ -178,7 +178,9 @@ class Run:
             self._reason = "length"
             return
         model.set_seed(self._seed)
-        self.prompt_tokens_reused += self._cache.prefill(tokens)
+        self.prompt_tokens_reused += self._cache.prefill(tokens, self._cancelled)
+        if self._cancelled():
+            return
         vocab = llama_cpp.llama_model_get_vocab(model.model)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         held: TokenLogprob | None = None  # a token whose bytes end mid-character

@@ -26,7 +26,7 @@ from rillet.server.backends._llama_cache import PromptCache
 from rillet.server.backends._llama_run import Habits, PromptTooLong, Run, Sampling
 from rillet.server.backends.base import Finish, GenerationEvent, GenerationRequest
 
-__all__ = ["LlamaBackend", "PromptTooLong", "packaged_model_path"]
+__all__ = ["LlamaBackend", "PromptTooLong", "open_model", "packaged_model_path"]
 
 DEFAULT_CONTEXT = 4096
 PROMPT_BATCH = 64  # tokens per prompt batch (a multiple of the cache's reuse grain)
@@ -69,6 +69,27 @@ def packaged_habits(model: Llama) -> Habits:
     return Habits(end_tokens=frozenset(ends) if len(ends) == 1 else frozenset(), no_echo=True)
 
 
+def open_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT, threads: int | None = None) -> Llama:
+    """The model as the backend runs it: prompts in 64-token batches, `threads` for all work.
+
+    By default all cores but one, for decoding and prompts alike; the spare core is
+    the HTTP server's. llama.cpp's threads meet at a barrier after every operation,
+    so one that waits for a core stalls the rest: with prompts on every core, a
+    16-token prompt took 25 ms on an idle machine but 400 ms (median) to 2 s while
+    other work held a core, against 41 ms (median 49) on one thread.
+    """
+    threads = threads or max(1, (os.cpu_count() or 1) - 1)
+    return Llama(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        n_batch=PROMPT_BATCH,
+        n_ubatch=PROMPT_BATCH,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
+
+
 @dataclass(slots=True)
 class _Job:
     run: Run
@@ -106,22 +127,9 @@ class LlamaBackend:
             raise BackendUnavailable(LOCAL_EXTRA_MISSING) from exc
         if not path.is_file():
             raise BackendUnavailable(f"no model file at {path}")
-        # All cores but one, for decoding and prompts alike; the spare core is the HTTP
-        # server's. llama.cpp's threads meet at a barrier after every operation, so a
-        # thread that has to wait for a core stalls the others: with prompts on every
-        # core, a 16-token prompt took 25 ms on an idle machine but 400 ms (median) to
-        # 2 s once other work held a core, against 41 ms (median 49) on one thread.
-        threads = n_threads or _env_int("RILLET_LLAMA_THREADS") or max(1, (os.cpu_count() or 1) - 1)
+        threads = n_threads or _env_int("RILLET_LLAMA_THREADS")
         try:
-            self._model = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=PROMPT_BATCH,
-                n_ubatch=PROMPT_BATCH,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
+            self._model = open_model(path, n_ctx=n_ctx, threads=threads)
         except ValueError as exc:
             raise BackendUnavailable(f"could not load {path} as a GGUF model: {exc}") from exc
         self.model_path = path
