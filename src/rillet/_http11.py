@@ -40,6 +40,10 @@ __all__ = ["AsyncHTTP11Transport", "HTTP11Transport", "env_proxies_set"]
 
 READ_SIZE = 64 * 1024
 HIGH_WATER = 1024 * 1024  # async: stop reading the socket while this much waits unparsed
+# Closing a response early reads on through at most this much that has already arrived:
+# when the body's end is among it (streams close just after `[DONE]`, a few bytes before
+# the end of the body), the connection is clean and goes back to the pool.
+SETTLE_BYTES = 64 * 1024
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _Timeouts = dict[str, float | None]
 
@@ -98,6 +102,17 @@ def _readable(sock: Any) -> bool:
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
+
+
+def _discard(decoder: BodyDecoder, buffer: bytearray, budget: int) -> int:
+    """Decode and drop what `buffer` holds of the body, up to about `budget` bytes; returns
+    the budget left."""
+    try:
+        while budget > 0 and not decoder.done and (data := decoder.decode(buffer)):
+            budget -= len(data)
+    except httpx.RemoteProtocolError:
+        return 0  # bad framing: the connection cannot be reused
+    return budget
 
 
 def _no_response() -> httpx.RemoteProtocolError:
@@ -181,6 +196,15 @@ class _SyncConnection:
             raise httpx.ReadError(str(exc)) from exc
         self.buffer += data
         return bool(data)
+
+    def receive_ready(self) -> bool:
+        """`receive` without waiting: False if nothing had arrived (or the socket failed)."""
+        if not _readable(self._sock):
+            return False
+        try:
+            return self.receive(0.0)
+        except httpx.TransportError:
+            return False
 
     def is_clean(self) -> bool:
         """An idle connection is reusable only if the server has neither closed nor sent."""
@@ -287,11 +311,17 @@ class _SyncBody(httpx.SyncByteStream):
             self._pool.release(conn, self._reusable and not conn.buffer)
 
     def close(self) -> None:
-        if self._decoder.done:
+        conn, decoder = self._conn, self._decoder
+        if conn is not None and not decoder.done:  # read on through what has arrived
+            budget = SETTLE_BYTES
+            while True:
+                budget = _discard(decoder, conn.buffer, budget)
+                if decoder.done or budget <= 0 or not conn.receive_ready():
+                    break
+        if decoder.done:
             self._finish()
-            return
-        conn, self._conn = self._conn, None
-        if conn is not None:
+        elif conn is not None:
+            self._conn = None
             self._pool.drop(conn)
 
 
@@ -593,11 +623,13 @@ class _AsyncBody(httpx.AsyncByteStream):
             self._pool.release(conn, self._reusable and not conn.buffer)
 
     async def aclose(self) -> None:
-        if self._decoder.done:
+        conn, decoder = self._conn, self._decoder
+        if conn is not None and not decoder.done:  # as for sync, from what the loop received
+            _discard(decoder, conn.buffer, SETTLE_BYTES)
+        if decoder.done:
             self._finish()
-            return
-        conn, self._conn = self._conn, None
-        if conn is not None:
+        elif conn is not None:
+            self._conn = None
             self._pool.drop(conn)
 
 

@@ -7,6 +7,7 @@ show which connection served a request answer with the client's port.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
@@ -22,6 +23,7 @@ import httpx
 import pytest
 
 from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport
+from rillet._http11_wire import encode_chunk
 from tests.integration.canned import CannedServer, Connection, Handler, Request, canned_server
 
 KINDS = ("sync", "async")
@@ -64,6 +66,15 @@ def _stream(conn: Connection, request: Request) -> bool:
     return True
 
 
+def _short_stream(conn: Connection, request: Request) -> bool:
+    """The port first; a moment later the last events and the end of the body, together."""
+    conn.head(200, {"transfer-encoding": "chunked"})
+    conn.piece(_port(conn) + b"\n")
+    time.sleep(0.05)
+    conn.send(encode_chunk(b"a") + encode_chunk(b"b") + b"0\r\n\r\n")
+    return True
+
+
 def _stall_head(conn: Connection, request: Request) -> bool:
     time.sleep(1.0)
     conn.whole(200, b"late", "text/plain")
@@ -102,6 +113,7 @@ SCENARIOS: dict[str, Handler] = {
     "hang-up": _then_hang_up,
     "echo": _echo,
     "stream": _stream,
+    "short-stream": _short_stream,
     "stall-head": _stall_head,
     "stall-body": _stall_body,
     "reset": _reset,
@@ -147,15 +159,25 @@ class Driver:
         return response
 
     async def first_piece(self, response: httpx.Response) -> bytes:
+        """The body's first piece; the iterator is kept, so the body is not closed by it."""
         if self.kind == "async":
-            async for piece in response.aiter_raw():
-                return piece
-        return next(response.iter_raw())
+            self._pieces: Any = response.aiter_raw()
+            piece: bytes = await self._pieces.__anext__()
+            return piece
+        self._pieces = response.iter_raw()
+        return next(self._pieces)  # type: ignore[no-any-return]
 
     async def read(self, response: httpx.Response) -> bytes:
         if self.kind == "async":
             return await response.aread()
         return response.read()
+
+    async def pause(self, seconds: float) -> None:
+        """Let data arrive: the async client's socket is read only while its loop runs."""
+        if self.kind == "async":
+            await asyncio.sleep(seconds)
+        else:
+            time.sleep(seconds)
 
     async def close_response(self, response: httpx.Response) -> None:
         if self.kind == "async":
@@ -229,6 +251,18 @@ async def test_closing_a_response_mid_body_drops_its_connection(
         await driver.close_response(response)
         after = await driver.get(f"{server.url}/hello/", timeout=httpx.Timeout(5.0, pool=1.0))
         assert after.content != port  # a new connection, not the half-read one
+
+
+async def test_closing_once_the_whole_body_has_arrived_keeps_the_connection(
+    server: CannedServer, driver: Driver
+) -> None:
+    """Streams close right after their last event; the end of the body is then already here."""
+    response = await driver.open(f"{server.url}/short-stream/")
+    port = (await driver.first_piece(response)).split(b"\n")[0]
+    await driver.pause(0.2)
+    await driver.close_response(response)
+    after = await driver.get(f"{server.url}/hello/")
+    assert after.content == port
 
 
 @pytest.mark.parametrize("kind", KINDS)
