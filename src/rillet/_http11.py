@@ -12,6 +12,7 @@ chunks at a time as one socket read brings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import socket
 import ssl
@@ -115,6 +116,12 @@ def _discard(decoder: BodyDecoder, buffer: bytearray, budget: int) -> int:
     return budget
 
 
+def _connect_error(exc: OSError) -> httpx.ConnectError | httpx.ConnectTimeout:
+    if isinstance(exc, TimeoutError):
+        return httpx.ConnectTimeout(str(exc) or "Timed out while connecting.")
+    return httpx.ConnectError(str(exc))
+
+
 def _no_response() -> httpx.RemoteProtocolError:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
@@ -160,15 +167,20 @@ class _SyncConnection:
     @classmethod
     def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _Shared) -> _SyncConnection:
         scheme, host, port = origin
+        name = host.decode("ascii")
         try:
-            sock = socket.create_connection((host.decode("ascii"), port), timeouts.get("connect"))
+            sock = socket.create_connection((name, port), timeouts.get("connect"))
+        except OSError as exc:
+            raise _connect_error(exc) from exc
+        try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == b"https":
-                sock = tls.ssl_context().wrap_socket(sock, server_hostname=host.decode("ascii"))
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "Timed out while connecting.") from exc
-        except OSError as exc:
-            raise httpx.ConnectError(str(exc)) from exc
+                sock = tls.ssl_context().wrap_socket(sock, server_hostname=name)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, OSError):
+                raise _connect_error(exc) from exc
+            raise
         return cls(origin, sock)
 
     def _settimeout(self, timeout: float | None) -> None:
@@ -391,6 +403,7 @@ class _AsyncConnection(asyncio.Protocol):
         self.origin = origin
         self.idle_since = 0.0
         self.buffer = bytearray()
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._eof = False
         self._error: BaseException | None = None
@@ -410,10 +423,8 @@ class _AsyncConnection(asyncio.Protocol):
                 transport, _ = await loop.create_connection(
                     lambda: conn, name, port, ssl=context, server_hostname=name if context else None
                 )
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout("Timed out while connecting.") from exc
-        except OSError as exc:
-            raise httpx.ConnectError(str(exc)) from exc
+        except OSError as exc:  # TimeoutError included
+            raise _connect_error(exc) from exc
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -494,16 +505,20 @@ class _AsyncConnection(asyncio.Protocol):
         return True
 
     def is_clean(self) -> bool:
-        """As for sync; the socket is asked too, as the loop may not have run since it closed."""
+        """As for sync; the socket is asked too, as the loop may not have run since it closed.
+        A connection made on another event loop (an earlier `asyncio.run`) is never reused."""
         transport = self._transport
         if self.buffer or self._eof or transport is None or transport.is_closing():
+            return False
+        if self._loop is not asyncio.get_running_loop():
             return False
         sock = transport.get_extra_info("socket")
         return sock is None or not _readable(sock)
 
     def close(self) -> None:
         if self._transport is not None:
-            self._transport.abort()
+            with contextlib.suppress(RuntimeError):  # its event loop has been closed
+                self._transport.abort()
 
 
 class _AsyncPool:
@@ -538,11 +553,11 @@ class _AsyncPool:
         try:
             async with asyncio.timeout_at(None if deadline is None else _loop_time(deadline)):
                 await waiter
-        except TimeoutError as exc:
-            raise httpx.PoolTimeout("Timed out waiting for a free connection.") from exc
-        except BaseException:
+        except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self._wake_one()  # pass on the wake-up this waiter can no longer use
+            if isinstance(exc, TimeoutError):
+                raise httpx.PoolTimeout("Timed out waiting for a free connection.") from exc
             raise
         finally:
             if waiter in self._waiters:

@@ -465,3 +465,16 @@ async def test_https_refuses_an_untrusted_certificate(
         async with _driver(kind) as driver:
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 await driver.get(f"https://localhost:{port}/")
+
+
+def test_an_async_client_outlives_its_event_loop(server: CannedServer) -> None:
+    """Connections made under one `asyncio.run` are not reused under the next."""
+    http = httpx.AsyncClient(transport=AsyncHTTP11Transport())
+
+    async def port() -> bytes:
+        return (await http.get(f"{server.url}/hello/")).content
+
+    first = asyncio.run(port())
+    second = asyncio.run(port())
+    assert first != second
+    asyncio.run(http.aclose())
