@@ -7,9 +7,11 @@ process's CPU time (`time.process_time`), so the server and the machine's other 
 for nothing. Contenders take turns round by round and the median of the rounds is reported,
 with ratios, because absolute figures drift on a shared machine.
 
-The raw floor is httpx's default transport + split on blank lines + orjson: what a careful
-hand-written client costs on stock httpx. A second floor runs the same code on rillet's
-HTTP/1.1 transport, to show how much of rillet's cost is left above its own HTTP layer.
+`rillet/httpx` is rillet on a plain httpx client passed as `http_client` (httpx's own
+transport instead of rillet's). The raw floor is httpx's default transport + split on blank
+lines + orjson: what a careful hand-written client costs on stock httpx. A second floor runs
+the same code on rillet's HTTP/1.1 transport, to show how much of rillet's cost is left
+above its own HTTP layer.
 
     python benchmarks/client_overhead.py [--chunks 20000] [--rounds 7]
 """
@@ -148,9 +150,14 @@ def main() -> None:
     with canned_server(args.chunks) as base_url:
         loop = asyncio.new_event_loop()
         settings = {"api_key": "sk-bench", "base_url": base_url, "max_retries": 0}
-        sync_clients = {"rillet": rillet.OpenAI(**settings), "openai": openai.OpenAI(**settings)}
+        sync_clients = {
+            "rillet": rillet.OpenAI(**settings),
+            "rillet/httpx": rillet.OpenAI(**settings, http_client=httpx.Client()),
+            "openai": openai.OpenAI(**settings),
+        }
         async_clients = {
             "rillet": rillet.AsyncOpenAI(**settings),
+            "rillet/httpx": rillet.AsyncOpenAI(**settings, http_client=httpx.AsyncClient()),
             "openai": openai.AsyncOpenAI(**settings),
         }
         http, ahttp = httpx.Client(), httpx.AsyncClient()
@@ -165,10 +172,12 @@ def main() -> None:
 
         contenders: dict[str, Callable[[], int]] = {
             "rillet sync": sync_sdk(sync_clients["rillet"]),
+            "rillet/httpx sync": sync_sdk(sync_clients["rillet/httpx"]),
             "openai sync": sync_sdk(sync_clients["openai"]),
             "raw floor sync": sync_floor(http, url),
             "floor/http11 sync": sync_floor(fast, url),
             "rillet async": in_loop(async_sdk(async_clients["rillet"])),
+            "rillet/httpx async": in_loop(async_sdk(async_clients["rillet/httpx"])),
             "openai async": in_loop(async_sdk(async_clients["openai"])),
             "raw floor async": in_loop(async_floor(ahttp, url)),
             "floor/http11 async": in_loop(async_floor(afast, url)),
