@@ -9,7 +9,9 @@ Three ways to stream the same Gemma 3 270M GGUF, same prompts, same thread count
       through the library's own streaming call, `create_completion(stream=True)`;
   (b) `rillet serve` (default backend), streamed through rillet's AsyncOpenAI;
   (c) llama-cpp-python's own OpenAI server (`python -m llama_cpp.server`),
-      streamed through the same client.
+      streamed through the same client; (c') the same server with
+      `--logits_all False`: its default (True, which its logprobs need) computes
+      the logits of every prompt token, a cost rillet does not pay.
 
 Each runs at 1 stream (`--runs` times, one after another) and at 4 concurrent
 streams, under two workloads: "same" sends one prompt every time, so every way
@@ -38,6 +40,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from rillet import AsyncOpenAI
@@ -54,6 +57,7 @@ SUBJECTS = (
     "a snowman in summer",
 )  # fmt: skip
 WORKLOADS = ("same", "varied")
+NO_LOGITS_ALL = ("--logits_all", "False")
 LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) ")
 THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides, for decode and prompts
 SAMPLING = Sampling()
@@ -268,7 +272,7 @@ def rillet_server() -> Iterator[str]:
 
 
 @contextmanager
-def llama_cpp_server() -> Iterator[str]:
+def llama_cpp_server(*extra: str) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -282,6 +286,7 @@ def llama_cpp_server() -> Iterator[str]:
         "--chat_format", "gemma",  # the GGUF has no template; without this it answers nothing
         "--interrupt_requests", "False",  # serve concurrent streams to the end, as rillet does
         "--verbose", "False",
+        *extra,
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}/v1"
@@ -337,13 +342,15 @@ def report(rows: list[Row]) -> str:
     by = {(r.workload, r.name.split()[0], r.streams): r for r in rows}
     lines.append("")
     for workload, streams in sorted({(r.workload, r.streams) for r in rows}):
-        a, b, c = (by.get((workload, key, streams)) for key in ("(a)", "(b)", "(c)"))
+        a, b = by.get((workload, "(a)", streams)), by.get((workload, "(b)", streams))
         parts = []
         if a and b:
             parts.append(f"(b)/(a) total tokens/s = {b.total_rate / a.total_rate:.3f}")
-        if b and c:
-            parts.append(f"(b)/(c) total tokens/s = {b.total_rate / c.total_rate:.3f}")
-            parts.append(f"(b)/(c) TTFT = {b.ttft_ms / c.ttft_ms:.3f}")
+        for key in ("(c)", "(c')"):
+            c = by.get((workload, key, streams))
+            if b and c:
+                parts.append(f"(b)/{key} total tokens/s = {b.total_rate / c.total_rate:.3f}")
+                parts.append(f"(b)/{key} TTFT = {b.ttft_ms / c.ttft_ms:.3f}")
         lines.append(f"- {workload} prompts, {streams} stream(s): " + "; ".join(parts))
     return "\n".join(lines)
 
@@ -369,6 +376,7 @@ def main() -> None:
     for name, server in (
         ("(b) rillet serve + rillet client", rillet_server),
         ("(c) llama_cpp.server + rillet client", llama_cpp_server),
+        ("(c') llama_cpp.server --logits_all False", partial(llama_cpp_server, *NO_LOGITS_ALL)),
     ):
         with server() as url:
             rows += [asyncio.run(run_client(url, name, *step, args.max_tokens)) for step in plan]

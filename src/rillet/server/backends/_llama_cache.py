@@ -1,13 +1,12 @@
 """Prompt prefill that reuses the KV cache without changing a single logit.
 
-llama.cpp's CPU kernels multiply a batch's rows in groups of four and the
-leftover rows one at a time, and the two paths round differently: measured on
-the packaged model, a prompt whose prefix came from the cache at an arbitrary
-cut gave next-token logits up to 0.9 away from a fresh evaluation, enough to
-flip a near-tie and break "same seed, same text". When every cut falls on a
-multiple of four, each row takes the path a fresh evaluation gives it and the
-logits are bit-for-bit equal (measured over prompts of 20 to 124 tokens, with
-cuts on either side of the 64-token batch boundaries).
+Measured on the packaged model, a prompt whose prefix came from the cache at an
+arbitrary cut gave next-token logits up to 0.9 away from a fresh evaluation,
+enough to flip a near-tie and break "same seed, same text"; when every cut fell
+on a multiple of four the logits were bit-for-bit equal (prompts of 20 to 124
+tokens, cuts on either side of the 64-token batch boundaries). That fits
+llama.cpp's CPU matrix kernels, which take a batch's rows four at a time and the
+leftover rows one by one, two paths that round differently.
 
 So a prompt reuses the longest prefix it shares with the cache, rounded down to
 a multiple of four, and only over tokens that a prompt evaluation left in full
