@@ -380,7 +380,8 @@ def main() -> None:
     ):
         with server() as url:
             rows += [asyncio.run(run_client(url, name, *step, args.max_tokens)) for step in plan]
-    rows.sort(key=lambda r: (WORKLOADS.index(r.workload), r.streams, r.name))
+    ways = ["(a)", "(a')", "(b)", "(c)", "(c')"]
+    rows.sort(key=lambda r: (WORKLOADS.index(r.workload), r.streams, ways.index(r.name.split()[0])))
     print(f"max_tokens {args.max_tokens}, decode threads {THREADS}")
     print(report(rows))
 
