@@ -150,15 +150,21 @@ def test_chunked_body_one_byte_per_read() -> None:
 @given(
     pieces=st.lists(st.binary(min_size=1, max_size=40), max_size=12),
     crlf=st.booleans(),
+    extensions=st.lists(st.booleans(), max_size=12),
+    trailers=st.booleans(),
     cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
 )
 def test_any_split_of_any_chunking_gives_the_same_body(
-    pieces: list[bytes], crlf: bool, cuts: list[int]
+    pieces: list[bytes], crlf: bool, extensions: list[bool], trailers: bool, cuts: list[int]
 ) -> None:
-    """Data holding CRLF (which the batch path cannot cut on) decodes the same way."""
+    """Also with what the batch path cannot cut on: CRLF in data, extensions, trailers."""
     if crlf:
         pieces = [p + b"\r\n" for p in pieces]
-    wire = _chunked(*pieces)
+    extended = [*extensions, *[False] * len(pieces)]
+    wire = b"".join(
+        b"%x%s\r\n%s\r\n" % (len(p), b";k=v" if ext else b"", p)
+        for p, ext in zip(pieces, extended, strict=False)
+    ) + (b"0\r\nx-t: 1\r\n\r\n" if trailers else b"0\r\n\r\n")
     bounds = sorted({min(c, len(wire)) for c in cuts} | {0, len(wire)})
     reads = [wire[a:b] for a, b in itertools.pairwise(bounds)]
     decoder = body_decoder(b"POST", _chunked_head())
