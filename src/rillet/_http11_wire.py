@@ -218,6 +218,7 @@ class _Chunked(BodyDecoder):
     def decode(self, buffer: bytearray) -> bytes:
         pieces: list[bytes | bytearray] = []
         pos, end, state = 0, len(buffer), self._state
+        stop_at = PIECE_BYTES  # output so far that ends this call at the next chunk boundary
         find = buffer.find
         batch = self._misses < _MAX_MISSES
         while True:
@@ -247,6 +248,9 @@ class _Chunked(BodyDecoder):
                         raise _protocol_error("Chunk data is not followed by CRLF.")
                     pieces.append(buffer[pos:stop])
                     pos = stop + 2
+                    stop_at -= size
+                    if stop_at <= 0:
+                        break
                     continue
                 self._remaining = size
                 state = _DATA
