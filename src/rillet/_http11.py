@@ -4,9 +4,9 @@
 into `httpx.Client` / `httpx.AsyncClient`. Framing and pool decisions live in
 `rillet._http11_wire` and `rillet._http11_pool`; this module only moves bytes, maps socket
 failures to httpx's exceptions, and hands requests it does not cover (another scheme,
-`Expect`, `Upgrade`) to httpx's own transport. Failures are httpx's exception types, so
-code above cannot tell the transports apart except by speed: a body is decoded as many
-chunks at a time as one socket read brings.
+`Expect`, `Upgrade`, an async library other than asyncio) to httpx's own transport.
+Failures are httpx's exception types, so code above cannot tell the transports apart
+except by speed: a body is decoded as many chunks at a time as one socket read brings.
 """
 
 from __future__ import annotations
@@ -70,6 +70,15 @@ def _is_chunked(request: httpx.Request) -> bool | None:
     if coding is None:
         return False
     return True if coding.strip().lower() == "chunked" else None
+
+
+def _on_asyncio() -> bool:
+    """httpx also runs on trio; this transport only on asyncio."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _origin(url: httpx.URL) -> Origin:
@@ -663,7 +672,7 @@ class AsyncHTTP11Transport(_Shared, httpx.AsyncBaseTransport):
         self._fallback: httpx.AsyncHTTPTransport | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if _needs_fallback(request):
+        if _needs_fallback(request) or not _on_asyncio():
             if self._fallback is None:
                 self._fallback = httpx.AsyncHTTPTransport(**self._fallback_options())
             return await self._fallback.handle_async_request(request)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+import rillet._http11 as rillet_http11
 from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport
 from rillet._http11_wire import encode_chunk
 from tests.integration.canned import CannedServer, Connection, Handler, Request, canned_server
@@ -478,3 +479,14 @@ def test_an_async_client_outlives_its_event_loop(server: CannedServer) -> None:
     second = asyncio.run(port())
     assert first != second
     asyncio.run(http.aclose())
+
+
+async def test_off_asyncio_requests_go_to_httpx_own_transport(
+    server: CannedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under trio (which httpx supports too) there is no asyncio loop to run on."""
+    monkeypatch.setattr(rillet_http11, "_on_asyncio", lambda: False)
+    async with _driver("async") as driver:
+        response = await driver.get(f"{server.url}/hello/")
+        assert response.status_code == 200
+        assert driver.transport._fallback is not None
