@@ -1,8 +1,10 @@
-"""A minimal loopback SSE server for client benchmarks: replays one canned chat stream.
+"""A minimal loopback SSE server for client benchmarks: replays canned streams.
 
 Run as `python benchmarks/_canned_sse.py CHUNKS`; prints the port, then serves every POST
 with CHUNKS chat-completion chunks (each its own HTTP chunk, as a real server flushes them)
-and `[DONE]`, over keep-alive HTTP/1.1. Another process, so it costs the client nothing.
+and `[DONE]` (or, for POST .../responses, a Responses stream of CHUNKS text deltas between
+its opening and closing events), over keep-alive HTTP/1.1. Another process, so it costs
+the client nothing.
 The whole answer is rendered once and written in one go: a server writing piece by piece
 is slower than a fast client, which then waits on it and gets a few events per read, so
 the figures would measure this server's speed rather than the client's cost.
@@ -60,12 +62,62 @@ def canned_body(chunks: int) -> list[bytes]:
     return pieces
 
 
+def _frame(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def responses_body(chunks: int) -> list[bytes]:
+    """The events OpenAI sends for one text answer, numbered, with their `event:` lines."""
+    response = {
+        "id": "resp_bench0123456789",
+        "object": "response",
+        "created_at": 1732400000,
+        "status": "in_progress",
+        "model": "gpt-5.2",
+        "output": [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    where = {"item_id": "msg_bench", "output_index": 0, "content_index": 0}
+    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    item = {"type": "message", "id": "msg_bench", "role": "assistant", "status": "in_progress"}
+    text = "".join(" " + WORDS[i % len(WORDS)] for i in range(chunks))
+    done_item = {**item, "status": "completed", "content": [{**part, "text": text}]}
+    events = [
+        {"type": "response.created", "response": response},
+        {"type": "response.in_progress", "response": response},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}},
+        {"type": "response.content_part.added", **where, "part": part},
+    ]
+    events += [
+        {"type": "response.output_text.delta", **where, "delta": " " + WORDS[i % len(WORDS)],
+         "logprobs": []}
+        for i in range(chunks)
+    ]  # fmt: skip
+    events += [
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": {**part, "text": text}},
+        {"type": "response.output_item.done", "output_index": 0, "item": done_item},
+        {"type": "response.completed", "response": {**response, "status": "completed",
+                                                    "output": [done_item]}},
+    ]  # fmt: skip
+    pieces = []
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+        data = json.dumps(event, separators=(",", ":")).encode()
+        pieces.append(_frame(b"event: " + event["type"].encode() + b"\ndata: " + data + b"\n\n"))
+    pieces.append(b"0\r\n\r\n")
+    return pieces
+
+
 async def main(chunks: int) -> None:
     head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
         b"transfer-encoding: chunked\r\nx-request-id: req_bench\r\n\r\n"
     )
     answer = head + b"".join(canned_body(chunks))
+    responses_answer = head + b"".join(responses_body(chunks))
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -76,7 +128,8 @@ async def main(chunks: int) -> None:
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
                 await reader.readexactly(length)
-                writer.write(answer)
+                path = header.split(b" ", 2)[1]
+                writer.write(responses_answer if path.endswith(b"/responses") else answer)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()

@@ -7,6 +7,9 @@ process's CPU time (`time.process_time`), so the server and the machine's other 
 for nothing. Contenders take turns round by round and the median of the rounds is reported,
 with ratios, because absolute figures drift on a shared machine.
 
+The Responses rows stream a Responses API answer of --chunks text deltas (with its opening
+and closing events) and count `response.output_text.delta` events.
+
 `rillet/httpx` is rillet on a plain httpx client passed as `http_client` (httpx's own
 transport instead of rillet's). The raw floor is httpx's default transport + split on blank
 lines + orjson: what a careful hand-written client costs on stock httpx. A second floor runs
@@ -82,6 +85,30 @@ def async_sdk(client: Any) -> Callable[[], Awaitable[int]]:
         stream = await client.chat.completions.create(model="gpt-4", messages=MESSAGES, stream=True)
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content is not None:
+                count += 1
+        return count
+
+    return run
+
+
+def sync_responses(client: Any) -> Callable[[], int]:
+    def run() -> int:
+        count = 0
+        stream = client.responses.create(model="gpt-5.2", input="Write a story", stream=True)
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                count += 1
+        return count
+
+    return run
+
+
+def async_responses(client: Any) -> Callable[[], Awaitable[int]]:
+    async def run() -> int:
+        count = 0
+        stream = await client.responses.create(model="gpt-5.2", input="Write a story", stream=True)
+        async for event in stream:
+            if event.type == "response.output_text.delta":
                 count += 1
         return count
 
@@ -181,6 +208,10 @@ def main() -> None:
             "openai async": in_loop(async_sdk(async_clients["openai"])),
             "raw floor async": in_loop(async_floor(ahttp, url)),
             "floor/http11 async": in_loop(async_floor(afast, url)),
+            "rillet responses sync": sync_responses(sync_clients["rillet"]),
+            "openai responses sync": sync_responses(sync_clients["openai"]),
+            "rillet responses async": in_loop(async_responses(async_clients["rillet"])),
+            "openai responses async": in_loop(async_responses(async_clients["openai"])),
         }
         for run in contenders.values():  # warm up connections, caches and lazy imports
             measure(run, args.chunks)
@@ -197,9 +228,9 @@ def main() -> None:
         f"# {time.strftime('%Y-%m-%d')}  Python {platform.python_version()}  "
         f"rillet {rillet.__version__}  openai {openai.__version__}  httpx {httpx.__version__}"
     )
-    print(f"{'client':<20}{'us/chunk':>10}")
+    print(f"{'client':<24}{'us/chunk':>10}")
     for name, value in median.items():
-        print(f"{name:<20}{value:>10.2f}")
+        print(f"{name:<24}{value:>10.2f}")
     for kind in ("sync", "async"):
         ours, peer, floor, fast_floor = (
             median[f"{who} {kind}"] for who in ("rillet", "openai", "raw floor", "floor/http11")
@@ -209,6 +240,8 @@ def main() -> None:
             f"rillet / raw floor = {ours / floor:4.2f}x   "
             f"rillet / floor on http11 = {ours / fast_floor:4.2f}x"
         )
+        ours, peer = (median[f"{who} responses {kind}"] for who in ("rillet", "openai"))
+        print(f"{kind:>5}: responses: openai / rillet = {peer / ours:5.1f}x")
 
 
 if __name__ == "__main__":

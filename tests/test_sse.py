@@ -132,6 +132,20 @@ def test_event_field_sets_the_type_of_one_event() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"id: 7\nevent: response.created\ndata: {}\n\nevent: a:b\ndata:  x\n\n",
+        b"event: \ndata: 1\n\nevent: e\ndata: 1\ndata: 2\n\nevent: e\nid: 9\ndata: 3\n\n",
+        b"event: e\ndata: \n\nevent: e\n: note\ndata: z\n\nevent: e\ndata: \xe2\x82\xac\n\n",
+    ],
+)
+def test_event_then_data_framing_follows_the_rules(stream: bytes) -> None:
+    """The Responses API's `event:` + `data:` pairs (which have a fast path) decode as the
+    spec says, including the cases the fast path must leave to the general one."""
+    assert rows(decode(stream)) == reference(stream)
+
+
 def test_id_persists_to_later_events() -> None:
     stream = b"data: 1\n\nid: 7\ndata: 2\n\ndata: 3\n\nid\ndata: 4\n\n"
     assert [e.id for e in decode(stream)] == [None, "7", "7", ""]

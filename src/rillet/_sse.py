@@ -174,6 +174,13 @@ class SSEDecoder:
         if tail:
             self._parts = [tail]
         for block in blocks:
+            if block.startswith(b"event: "):
+                # Fast path for the Responses API's framing: one `event:` line, one `data:`.
+                head, found, payload = block.partition(b"\ndata: ")
+                if found and _LF not in payload and _LF not in head:
+                    kind = head[7:].decode("utf-8", "replace") or "message"
+                    events.append(ServerSentEvent(payload, kind, self._last_id))
+                    continue
             event = self._parse_block(block)
             if event is not None:
                 events.append(event)

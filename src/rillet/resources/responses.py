@@ -95,6 +95,8 @@ class ResponseProgress(Progress):
 
     def observe(self, data: dict[str, Any], event: str) -> object | None:
         kind = data.get("type")
+        if kind == "response.output_text.delta":  # nearly every event: decided at once
+            return None
         if kind == "error":
             return data
         if kind in TERMINAL:

@@ -7,6 +7,7 @@ new events never breaks a consumer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from rillet._models import BaseModel, GenericObject, by_type_converter
@@ -183,7 +184,9 @@ ResponseStreamEvent = (
     | ResponseErrorEvent
 )
 
-_construct = by_type_converter(
+# The typed event for one decoded `data:` object (generic when its type is new).
+construct_event: Callable[[dict[str, Any]], ResponseStreamEvent | GenericObject]
+construct_event = by_type_converter(
     [
         ResponseCreatedEvent,
         ResponseQueuedEvent,
@@ -205,8 +208,3 @@ _construct = by_type_converter(
     ]
 )
 
-
-def construct_event(data: dict[str, Any]) -> ResponseStreamEvent | GenericObject:
-    """The typed event for one decoded `data:` object (generic when its type is new)."""
-    event: ResponseStreamEvent | GenericObject = _construct(data)
-    return event
