@@ -216,6 +216,28 @@ class Responses(Resource["OpenAI"]):
         )
         return result
 
+    @overload
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: Literal[True],
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Stream[Event]: ...
+
+    @overload
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: Literal[False] | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Response: ...
+
     def retrieve(
         self,
         response_id: str,
@@ -224,11 +246,14 @@ class Responses(Resource["OpenAI"]):
         starting_after: int | None = None,
         include: Iterable[str] | None = None,
         **options: Unpack[RequestOptions],
-    ) -> Any:
+    ) -> Response | Stream[Event]:
         """The stored response; with `stream=True`, its events after `starting_after`."""
         query = _retrieve_query(stream, starting_after, include)
         spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
-        return self._client._call(spec, Response, construct_event, ResponseProgress)
+        result: Response | Stream[Event] = self._client._call(
+            spec, Response, construct_event, ResponseProgress
+        )
+        return result
 
     def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
         self._client._call(self._client._spec("DELETE", _path(response_id), options), _Deleted)
@@ -264,6 +289,28 @@ class AsyncResponses(Resource["AsyncOpenAI"]):
         )
         return result
 
+    @overload
+    async def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: Literal[True],
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncStream[Event]: ...
+
+    @overload
+    async def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: Literal[False] | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Response: ...
+
     async def retrieve(
         self,
         response_id: str,
@@ -272,10 +319,13 @@ class AsyncResponses(Resource["AsyncOpenAI"]):
         starting_after: int | None = None,
         include: Iterable[str] | None = None,
         **options: Unpack[RequestOptions],
-    ) -> Any:
+    ) -> Response | AsyncStream[Event]:
         query = _retrieve_query(stream, starting_after, include)
         spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
-        return await self._client._call(spec, Response, construct_event, ResponseProgress)
+        result: Response | AsyncStream[Event] = await self._client._call(
+            spec, Response, construct_event, ResponseProgress
+        )
+        return result
 
     async def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
         await self._client._call(
