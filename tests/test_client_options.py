@@ -488,12 +488,13 @@ async def test_async_unknown_keyword_argument_is_a_type_error_before_any_io() ->
 
 
 def test_known_arguments_pass_the_check(client: OpenAI) -> None:
-    from rillet.resources.chat import _spec_args
+    from rillet.resources._resource import create_params
+    from rillet.resources.chat import _PARAMS
 
     params = {"model": "m", "messages": MESSAGES, "temperature": 0.2, "extra_body": {"k": 1}}
-    assert _spec_args(dict(params), True) == {**params, "stream": True}
+    assert create_params(params, True, _PARAMS) == {**params, "stream": True}
     with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
-        _spec_args({"model": "m", "nope": 1}, None)
+        create_params({"model": "m", "nope": 1}, None, _PARAMS)
 
 
 # -- generic get/post/delete ---------------------------------------------------------------

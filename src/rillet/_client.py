@@ -25,7 +25,8 @@ from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport, env_proxies_se
 from rillet._models import BaseModel
 from rillet._streaming import AsyncStream, EventDecoder, Progress, Stream
 from rillet._transport import AsyncTransport, RequestSpec, SyncTransport, parse_json
-from rillet._types import NOT_GIVEN, NotGiven, Omit, RequestOptions, is_given
+from rillet._types import NOT_GIVEN, NotGiven, Omit, is_given
+from rillet._types import REQUEST_OPTIONS as _REQUEST_OPTIONS
 from rillet._version import __version__
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
@@ -33,7 +34,6 @@ __all__ = ["AsyncOpenAI", "OpenAI"]
 M = TypeVar("M", bound=BaseModel)
 _Self = TypeVar("_Self", bound="_ClientCore")
 
-_REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
 _BODYLESS = frozenset({"GET", "DELETE"})
 _MISSING_KEY = (
     "The api_key client option must be set either by passing api_key to the client or by "
@@ -251,12 +251,6 @@ def _generic_params(body: object, options: Mapping[str, Any] | None) -> dict[str
     return params
 
 
-def _check_params(method: str, params: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = [k for k in params if k not in allowed and k not in _REQUEST_OPTIONS]
-    if unknown:
-        raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
-
-
 class OpenAI(_ClientCore):
     """The synchronous client. Use as a context manager, or call `close()`, to free connections."""
 
@@ -387,9 +381,7 @@ class AsyncOpenAI(_ClientCore):
     async def delete(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
     ) -> Any:
-        return await self._call(
-            self._spec("DELETE", path, _generic_params(None, options)), cast_to
-        )
+        return await self._call(self._spec("DELETE", path, _generic_params(None, options)), cast_to)
 
     def with_options(self, **overrides: Any) -> AsyncOpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""

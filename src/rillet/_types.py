@@ -9,6 +9,7 @@ import httpx
 
 __all__ = [
     "NOT_GIVEN",
+    "REQUEST_OPTIONS",
     "Body",
     "Headers",
     "NotGiven",
@@ -68,6 +69,9 @@ class RequestOptions(TypedDict, total=False):
     timeout: float | httpx.Timeout | NotGiven | None
     stream_idle_timeout: float | NotGiven | None
     max_retries: int
+
+
+REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
 
 
 def is_given(value: Any) -> bool:

@@ -14,7 +14,7 @@ from rillet._helper_streams import (
 )
 from rillet._streaming import AsyncStream, Stream
 from rillet._types import NotGiven, RequestOptions
-from rillet.resources._resource import Resource
+from rillet.resources._resource import Resource, create_params
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk
 from rillet.types.chat.chat_completion_stream_event import ChatCompletionStreamEvent
 
@@ -77,15 +77,6 @@ _PARAMS = frozenset(ChatCompletionCreateParams.__annotations__) | {"stream"}
 _PATH = "/chat/completions"
 
 
-def _spec_args(params: dict[str, Any], stream: bool | None) -> dict[str, Any]:
-    from rillet._client import _check_params
-
-    _check_params("create", params, _PARAMS)
-    if stream is not None:
-        params["stream"] = stream
-    return params
-
-
 def _stream_state(params: ChatCompletionCreateParams) -> ChatCompletionStreamState:
     if "stream" in params:
         raise TypeError("stream() always streams; do not pass `stream`")
@@ -146,7 +137,7 @@ class Completions(Resource["OpenAI"]):
     def create(
         self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion | Stream[ChatCompletionChunk]:
-        spec = self._client._spec("POST", _PATH, _spec_args(dict(params), stream))
+        spec = self._client._spec("POST", _PATH, create_params(params, stream, _PARAMS))
         result: ChatCompletion | Stream[ChatCompletionChunk] = self._client._call(
             spec, ChatCompletion, ChatCompletionChunk.construct
         )
@@ -181,7 +172,7 @@ class AsyncCompletions(Resource["AsyncOpenAI"]):
     async def create(
         self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
-        spec = self._client._spec("POST", _PATH, _spec_args(dict(params), stream))
+        spec = self._client._spec("POST", _PATH, create_params(params, stream, _PARAMS))
         result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._client._call(
             spec, ChatCompletion, ChatCompletionChunk.construct
         )

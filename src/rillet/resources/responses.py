@@ -20,7 +20,7 @@ from rillet._helper_streams import (
 from rillet._models import BaseModel, GenericObject
 from rillet._streaming import AsyncStream, Progress, Stream
 from rillet._types import NotGiven, RequestOptions
-from rillet.resources._resource import Resource
+from rillet.resources._resource import Resource, create_params
 from rillet.types.responses import Response, ResponseStreamEvent
 from rillet.types.responses.response_stream_event import construct_event
 
@@ -160,15 +160,6 @@ class AsyncResponseStream(AsyncHelperStream[Event, Event]):
         return self._state.get_final_response()
 
 
-def _create_args(params: dict[str, Any], stream: bool | None) -> dict[str, Any]:
-    from rillet._client import _check_params
-
-    _check_params("create", params, _PARAMS)
-    if stream is not None:
-        params["stream"] = stream
-    return params
-
-
 def _path(response_id: str) -> str:
     if not response_id:
         raise ValueError("Expected a non-empty value for `response_id`")
@@ -210,7 +201,7 @@ class Responses(Resource["OpenAI"]):
     def create(
         self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
     ) -> Response | Stream[Event]:
-        spec = self._client._spec("POST", "/responses", _create_args(dict(params), stream))
+        spec = self._client._spec("POST", "/responses", create_params(params, stream, _PARAMS))
         result: Response | Stream[Event] = self._client._call(
             spec, Response, construct_event, ResponseProgress
         )
@@ -283,7 +274,7 @@ class AsyncResponses(Resource["AsyncOpenAI"]):
     async def create(
         self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
     ) -> Response | AsyncStream[Event]:
-        spec = self._client._spec("POST", "/responses", _create_args(dict(params), stream))
+        spec = self._client._spec("POST", "/responses", create_params(params, stream, _PARAMS))
         result: Response | AsyncStream[Event] = await self._client._call(
             spec, Response, construct_event, ResponseProgress
         )

@@ -207,4 +207,3 @@ construct_event = by_type_converter(
         ResponseErrorEvent,
     ]
 )
-
