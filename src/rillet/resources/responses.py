@@ -86,11 +86,10 @@ _PARAMS = frozenset(ResponseCreateParams.__annotations__) | {"stream"}
 class ResponseProgress(Progress):
     """A response stream has finished once a terminal event arrived."""
 
-    __slots__ = ("ended", "terminal")
+    __slots__ = ("ended",)
 
     def __init__(self) -> None:
         super().__init__()
-        self.terminal: str | None = None
         self.ended = False
 
     def observe(self, data: dict[str, Any], event: str) -> object | None:
@@ -100,7 +99,6 @@ class ResponseProgress(Progress):
         if kind == "error":
             return data
         if kind in TERMINAL:
-            self.terminal = kind
             self.ended = True  # nothing follows; the stream ends here, as officially documented
             if kind == "response.failed":
                 response = data.get("response")
@@ -109,7 +107,7 @@ class ResponseProgress(Progress):
         return None
 
     def complete(self) -> bool:
-        return self.terminal is not None
+        return self.ended
 
     def missing(self) -> str:
         return "before a terminal event (response.completed, .incomplete or .failed)"
