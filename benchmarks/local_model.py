@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from functools import partial
 from typing import Any, cast
 
 from rillet import AsyncOpenAI
+from rillet.chat_cli import stop_server
 from rillet.server.backends._llama_prompt import render_prompt
 from rillet.server.backends._llama_run import Sampling
 from rillet.server.backends.llama import DEFAULT_CONTEXT, packaged_model_path
@@ -268,7 +268,7 @@ def rillet_server() -> Iterator[str]:
         else:
             raise RuntimeError("rillet serve exited before listening")
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 @contextmanager
@@ -294,7 +294,7 @@ def llama_cpp_server(*extra: str) -> Iterator[str]:
         _wait_until(lambda: _answers(f"{base_url}/models"), 120, process)
         yield base_url
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 def _answers(url: str) -> bool:
@@ -313,16 +313,6 @@ def _wait_until(
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("the peer server did not start")
         time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- report ----------------------------------------------------------------------------

@@ -6,12 +6,13 @@ import contextlib
 import importlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from types import ModuleType
+
+from rillet.chat_cli import stop_server
 
 LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) \(backend: [^)]*\)$")
 
@@ -49,13 +50,7 @@ def run_server(
         threading.Thread(target=_collect, args=(process.stdout, []), daemon=True).start()
         yield url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_server(process)
 
 
 def _wait_for_listening(process: subprocess.Popen[str], timeout: float) -> str | None:

@@ -166,13 +166,13 @@ def _server(*, quiet: bool) -> Iterator[str]:
             except queue.Empty:
                 base_url = None
             if base_url is None:
-                _stop(process)
+                stop_server(process)
                 errors.seek(0)
                 said = errors.read().strip() or f"exit status {process.returncode}"
                 raise ServerFailed(f"the embedded server did not start:\n{said}")
             yield base_url
         finally:
-            _stop(process)
+            stop_server(process)
 
 
 def _read_output(
@@ -190,7 +190,8 @@ def _read_output(
     found.put(None)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def stop_server(process: subprocess.Popen[Any]) -> None:
+    """Stop a server subprocess as Ctrl-C would (SIGINT); kill it if still running after 10 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
