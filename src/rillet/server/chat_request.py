@@ -12,12 +12,12 @@ from rillet.server.validation import (
     optional_int,
     optional_list,
     optional_number,
-    optional_object,
     optional_str,
     parse_legacy_functions,
     parse_metadata,
     parse_response_format,
     parse_stop,
+    parse_stream,
     parse_tool_choice,
     parse_tools,
     reject_unknown,
@@ -68,14 +68,7 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
     reject_unknown(body, KNOWN_FIELDS)
     model = required_str(body, "model")
     messages = parse_messages(body)
-    stream = optional_bool(body, "stream", False)
-    stream_options = optional_object(body, "stream_options")
-    if stream_options and not stream:
-        raise bad_request(
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            "stream_options",
-            "invalid_value",
-        )
+    stream, stream_options = parse_stream(body)
     include_usage = optional_bool(
         stream_options, "include_usage", False, "stream_options.include_usage"
     )

@@ -23,6 +23,7 @@ from rillet.server.validation import (
     optional_str,
     parse_function,
     parse_metadata,
+    parse_stream,
     parse_tool_choice,
     reject_unknown,
     required_str,
@@ -79,14 +80,7 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
     model = required_str(body, "model")
     messages = parse_input(body)
     instructions = optional_str(body, "instructions")
-    stream = optional_bool(body, "stream", False)
-    stream_options = optional_object(body, "stream_options")
-    if stream_options and not stream:
-        raise bad_request(
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            "stream_options",
-            "invalid_value",
-        )
+    stream, stream_options = parse_stream(body)
     optional_bool(stream_options, "include_obfuscation", True, "stream_options.include_obfuscation")
     store = optional_bool(body, "store", True)
     background = optional_bool(body, "background", False)

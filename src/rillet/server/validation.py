@@ -129,6 +129,19 @@ def _check_range(param: str, value: float, minimum: float | None, maximum: float
         )
 
 
+def parse_stream(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """`stream` and `stream_options`, which only a streamed request may carry."""
+    stream = optional_bool(body, "stream", False)
+    stream_options = optional_object(body, "stream_options")
+    if stream_options and not stream:
+        raise bad_request(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+            "invalid_value",
+        )
+    return stream, stream_options
+
+
 def parse_stop(body: dict[str, Any]) -> tuple[str, ...]:
     value = body.get("stop")
     if value is None:
