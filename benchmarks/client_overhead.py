@@ -39,7 +39,7 @@ import openai
 import orjson
 
 import rillet
-from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport
+from rillet._transports.http11 import AsyncHTTP11Transport, HTTP11Transport
 
 HERE = Path(__file__).resolve().parent
 MESSAGES = [{"role": "user", "content": "Write a story about a robot."}]

@@ -43,10 +43,10 @@ from functools import partial
 from typing import Any, cast
 
 from rillet import AsyncOpenAI
-from rillet.chat_cli import stop_server
-from rillet.server.backends._llama_prompt import render_prompt
-from rillet.server.backends._llama_run import Sampling
-from rillet.server.backends.llama import DEFAULT_CONTEXT, packaged_model_path
+from rillet.cli.chat import stop_server
+from rillet.server.backends.llama.backend import DEFAULT_CONTEXT, packaged_model_path
+from rillet.server.backends.llama.prompt import render_prompt
+from rillet.server.backends.llama.run import Sampling
 
 PROMPT = "Write a story about a robot."
 SUBJECTS = (

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rillet.server.backends.synthetic import _YIELD_EVERY
+from rillet.server.backends.synthetic.backend import _YIELD_EVERY
 
 BODY = {
     "model": "gpt-4",

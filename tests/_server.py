@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
-from rillet.chat_cli import stop_server
+from rillet.cli.chat import stop_server
 
 LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) \(backend: [^)]*\)$")
 

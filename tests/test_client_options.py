@@ -12,7 +12,7 @@ import pytest
 import rillet
 from rillet import NOT_GIVEN, AsyncOpenAI, OpenAI, omit
 from rillet._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from rillet._transport import RequestSpec
+from rillet._send import RequestSpec
 
 # Nothing listens here; a test that reached the network would fail or hang, not pass.
 UNROUTABLE = "http://127.0.0.1:9/v1"

@@ -2,34 +2,75 @@
 
 `from rillet import OpenAI` (or `import rillet as openai`) stands in for the official
 package: the same clients, calls, stream objects, response types and exception names.
+
+The names below are imported on first use, so that `import rillet.server` (which shares no
+code with the client) does not load the client, and `import rillet` alone costs little.
 """
 
-from rillet import types
-from rillet._client import AsyncOpenAI, OpenAI
-from rillet._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    ContentFilterFinishReasonError,
-    IncompleteStreamError,
-    InternalServerError,
-    LengthFinishReasonError,
-    NotFoundError,
-    OpenAIError,
-    PermissionDeniedError,
-    RateLimitError,
-    StreamIdleTimeoutError,
-    UnprocessableEntityError,
-)
-from rillet._models import BaseModel
-from rillet._streaming import AsyncStream, Stream
-from rillet._types import NOT_GIVEN, NotGiven, Omit, not_given, omit
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rillet._version import __version__
+
+if TYPE_CHECKING:
+    from rillet import types
+    from rillet._client import AsyncOpenAI, OpenAI
+    from rillet._exceptions import (
+        APIConnectionError,
+        APIError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        ContentFilterFinishReasonError,
+        IncompleteStreamError,
+        InternalServerError,
+        LengthFinishReasonError,
+        NotFoundError,
+        OpenAIError,
+        PermissionDeniedError,
+        RateLimitError,
+        StreamIdleTimeoutError,
+        UnprocessableEntityError,
+    )
+    from rillet._models import BaseModel
+    from rillet._streams import AsyncStream, Stream
+    from rillet._types import NOT_GIVEN, NotGiven, Omit, not_given, omit
+
+_EXCEPTIONS = (
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ContentFilterFinishReasonError",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "LengthFinishReasonError",
+    "NotFoundError",
+    "OpenAIError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamIdleTimeoutError",
+    "UnprocessableEntityError",
+)
+# Where each public name lives: the one table the lazy lookup below reads.
+_HOMES: dict[str, str] = {
+    "AsyncOpenAI": "rillet._client",
+    "OpenAI": "rillet._client",
+    "BaseModel": "rillet._models",
+    "AsyncStream": "rillet._streams",
+    "Stream": "rillet._streams",
+    **dict.fromkeys(("NOT_GIVEN", "NotGiven", "Omit", "not_given", "omit"), "rillet._types"),
+    **dict.fromkeys(_EXCEPTIONS, "rillet._exceptions"),
+}
 
 __all__ = [
     "NOT_GIVEN",
@@ -63,3 +104,19 @@ __all__ = [
     "omit",
     "types",
 ]
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name == "types":
+            value = importlib.import_module("rillet.types")
+        else:
+            home = _HOMES.get(name)
+            if home is None:
+                raise AttributeError(f"module 'rillet' has no attribute {name!r}")
+            value = getattr(importlib.import_module(home), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

@@ -21,10 +21,10 @@ from rillet._constants import (
     DEFAULT_TIMEOUT,
 )
 from rillet._exceptions import OpenAIError
-from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport, env_proxies_set
 from rillet._models import BaseModel
-from rillet._streaming import AsyncStream, EventDecoder, Progress, Stream
-from rillet._transport import AsyncTransport, RequestSpec, SyncTransport, parse_json
+from rillet._send import AsyncSender, RequestSpec, SyncSender, parse_json
+from rillet._streams.stream import AsyncStream, EventDecoder, Progress, Stream
+from rillet._transports.http11 import AsyncHTTP11Transport, HTTP11Transport, env_proxies_set
 from rillet._types import NOT_GIVEN, NotGiven, Omit, is_given
 from rillet._types import REQUEST_OPTIONS as _REQUEST_OPTIONS
 from rillet._version import __version__
@@ -265,7 +265,7 @@ class OpenAI(_ClientCore):
         self._http = http_client or httpx.Client(
             **self._pool_options(connection_limits, HTTP11Transport)
         )
-        self._transport = SyncTransport(self._http)
+        self._sender = SyncSender(self._http)
 
         from rillet.resources.chat import Chat
         from rillet.resources.models import Models
@@ -282,7 +282,7 @@ class OpenAI(_ClientCore):
         item: Callable[[dict[str, Any]], Any] | None = None,
         progress: Callable[[], Progress] = Progress,
     ) -> Any:
-        response = self._transport.send(spec)
+        response = self._sender.send(spec)
         return _result(response, spec, cast_to, item, progress, Stream)
 
     def get(
@@ -314,7 +314,7 @@ class OpenAI(_ClientCore):
     copy = with_options
 
     def close(self) -> None:
-        self._transport.close()
+        self._sender.close()
 
     def __enter__(self) -> OpenAI:
         return self
@@ -342,7 +342,7 @@ class AsyncOpenAI(_ClientCore):
         self._http = http_client or httpx.AsyncClient(
             **self._pool_options(connection_limits, AsyncHTTP11Transport)
         )
-        self._transport = AsyncTransport(self._http)
+        self._sender = AsyncSender(self._http)
 
         from rillet.resources.chat import AsyncChat
         from rillet.resources.models import AsyncModels
@@ -359,7 +359,7 @@ class AsyncOpenAI(_ClientCore):
         item: Callable[[dict[str, Any]], Any] | None = None,
         progress: Callable[[], Progress] = Progress,
     ) -> Any:
-        response = await self._transport.send(spec)
+        response = await self._sender.send(spec)
         return _result(response, spec, cast_to, item, progress, AsyncStream)
 
     async def get(
@@ -391,7 +391,7 @@ class AsyncOpenAI(_ClientCore):
     copy = with_options
 
     async def close(self) -> None:
-        await self._transport.close()
+        await self._sender.close()
 
     async def __aenter__(self) -> AsyncOpenAI:
         return self

@@ -204,3 +204,20 @@ def _excerpt(text: str, limit: int = 200) -> str:
     """Keep error messages readable when a proxy answers with a whole HTML page."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def transport_error(
+    exc: Exception, request: httpx.Request, idle_timeout: float | None = None
+) -> APIConnectionError:
+    """The typed error for an httpx failure; a read timeout on a stream body is an idle timeout."""
+    if isinstance(exc, httpx.ReadTimeout) and idle_timeout is not None:
+        return StreamIdleTimeoutError(
+            request, message=f"Stream idle: no data for {idle_timeout:g} s."
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(request)
+    cause = exc.__cause__ or exc.__context__
+    detail = str(exc) or (cause is not None and str(cause)) or ""
+    name = type(exc).__name__
+    message = f"Connection error ({name}): {detail}" if detail else f"Connection error ({name})."
+    return APIConnectionError(message=message, request=request)

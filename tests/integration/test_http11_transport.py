@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-import rillet._http11 as rillet_http11
-from rillet._http11 import AsyncHTTP11Transport, HTTP11Transport
-from rillet._http11_wire import encode_chunk
+import rillet._transports.http11 as rillet_http11
+from rillet._transports.http11 import AsyncHTTP11Transport, HTTP11Transport
+from rillet._transports.wire import encode_chunk
 from tests.integration.canned import CannedServer, Connection, Handler, Request, canned_server
 
 KINDS = ("sync", "async")
@@ -315,7 +315,7 @@ async def test_read_timeout_before_the_head(server: CannedServer, driver: Driver
 async def test_read_timeout_changed_after_the_head_applies_to_the_body(
     server: CannedServer, driver: Driver
 ) -> None:
-    """As `_transport.start_stream` arms the idle timeout: by mutating the request's dict."""
+    """As `_send.start_stream` arms the idle timeout: by mutating the request's dict."""
     response = await driver.open(f"{server.url}/stall-body/", timeout=httpx.Timeout(5.0))
     response.request.extensions["timeout"]["read"] = 0.2
     with pytest.raises(httpx.ReadTimeout):

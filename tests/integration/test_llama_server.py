@@ -294,7 +294,7 @@ def test_startup_reports_where_the_model_came_from() -> None:
 def test_model_flag_serves_another_gguf_file(tmp_path: Any) -> None:
     import openai
 
-    from rillet.server.backends.llama import packaged_model_path
+    from rillet.server.backends.llama.backend import packaged_model_path
 
     other = tmp_path / "my-model.gguf"
     other.symlink_to(packaged_model_path())

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rillet.server.app import create_app
-from rillet.server.chat_request import KNOWN_FIELDS
+from rillet.server.chat.request import KNOWN_FIELDS
 
 from .fakes import ScriptedBackend, assert_openai_error, serve_app, sse_data
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
 
-from rillet._chat_stream_state import ChatCompletionStreamState
-from rillet._helper_streams import (
+from rillet._streams.chat_state import ChatCompletionStreamState
+from rillet._streams.helpers import (
     AsyncHelperStream,
     AsyncStreamManager,
     HelperStream,
     StreamManager,
 )
-from rillet._streaming import AsyncStream, Stream
+from rillet._streams.stream import AsyncStream, Stream
 from rillet._types import NotGiven, RequestOptions
 from rillet.resources._resource import Resource, create_params
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk

@@ -11,14 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 from urllib.parse import quote
 
-from rillet._helper_streams import (
+from rillet._models import BaseModel, GenericObject
+from rillet._streams.helpers import (
     AsyncHelperStream,
     AsyncStreamManager,
     HelperStream,
     StreamManager,
 )
-from rillet._models import BaseModel, GenericObject
-from rillet._streaming import AsyncStream, Progress, Stream
+from rillet._streams.stream import AsyncStream, Progress, Stream
 from rillet._types import NotGiven, RequestOptions
 from rillet.resources._resource import Resource, create_params
 from rillet.types.responses import Response, ResponseStreamEvent
@@ -56,6 +56,7 @@ class ResponseCreateParams(RequestOptions, total=False):
     temperature: float | NotGiven | None
     top_p: float | NotGiven | None
     top_logprobs: int | NotGiven | None
+    seed: int | NotGiven | None  # rillet's own: `rillet serve` samples reproducibly with it
     text: Mapping[str, Any] | NotGiven
     previous_response_id: str | NotGiven | None
     conversation: str | Mapping[str, Any] | NotGiven | None

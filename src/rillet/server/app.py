@@ -18,20 +18,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from rillet.server.asgi import new_request_id
-from rillet.server.auth import BearerAuth
 from rillet.server.backends.base import Backend
-from rillet.server.chat import chat_completions
+from rillet.server.chat.endpoint import chat_completions
 from rillet.server.context import ServerConfig, ServerContext
-from rillet.server.errors import APIError, error_body, internal_error, reports_errors
-from rillet.server.models import list_models, retrieve_model
-from rillet.server.responses import (
+from rillet.server.http.asgi import new_request_id
+from rillet.server.http.auth import BearerAuth
+from rillet.server.http.errors import APIError, error_body, internal_error, reports_errors
+from rillet.server.models.endpoint import list_models, retrieve_model
+from rillet.server.responses.endpoint import (
     cancel_response,
     create_response,
     delete_response,
     retrieve_response,
 )
-from rillet.server.responses_store import ResponseStore
+from rillet.server.responses.store import ResponseStore
 
 OPEN_PATHS = frozenset({"/health"})
 

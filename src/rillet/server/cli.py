@@ -18,7 +18,7 @@ from rillet.server.backends import (
     default_backend_name,
 )
 from rillet.server.context import DEFAULT_MAX_BODY_BYTES, ServerConfig
-from rillet.server.responses_store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS
+from rillet.server.responses.store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 

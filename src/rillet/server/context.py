@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from rillet.server.backends.base import Backend
-from rillet.server.errors import APIError
-from rillet.server.responses_store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS, ResponseStore
+from rillet.server.http.errors import APIError
+from rillet.server.responses.store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS, ResponseStore
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 

@@ -17,15 +17,6 @@ import numpy as np
 from llama_cpp import Llama
 
 from rillet.server.backends import BackendUnavailable
-from rillet.server.backends._llama_cache import GROUP, PromptCache
-from rillet.server.backends._llama_constraints import (
-    auto_pick,
-    functions_to_offer,
-    schema_grammar,
-)
-from rillet.server.backends._llama_prompt import render_prompt
-from rillet.server.backends._llama_run import _release
-from rillet.server.backends._stops import StopMatcher
 from rillet.server.backends.base import (
     Finish,
     FunctionSpec,
@@ -36,12 +27,21 @@ from rillet.server.backends.base import (
     ToolCallDelta,
     ToolCallStart,
 )
-from rillet.server.backends.llama import (
+from rillet.server.backends.llama.backend import (
     LlamaBackend,
     PromptTooLong,
     open_model,
     packaged_model_path,
 )
+from rillet.server.backends.llama.cache import GROUP, PromptCache
+from rillet.server.backends.llama.constraints import (
+    auto_pick,
+    functions_to_offer,
+    schema_grammar,
+)
+from rillet.server.backends.llama.prompt import render_prompt
+from rillet.server.backends.llama.run import _release
+from rillet.server.backends.stops import StopMatcher
 
 WEATHER = FunctionSpec(
     "get_weather",

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rillet.server.backends._stops import StopMatcher, first_stop
+from rillet.server.backends.stops import StopMatcher, first_stop
 
 
 def test_first_stop_finds_the_earliest_of_several() -> None:

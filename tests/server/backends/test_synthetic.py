@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rillet.server.backends import create_backend, synthetic
-from rillet.server.backends._tokens import count_tokens, tokenize
+from rillet.server.backends import create_backend
 from rillet.server.backends.base import (
     Finish,
     FunctionSpec,
@@ -25,7 +24,9 @@ from rillet.server.backends.base import (
     ToolCallDelta,
     ToolCallStart,
 )
-from rillet.server.backends.synthetic import SyntheticBackend
+from rillet.server.backends.synthetic import backend as synthetic
+from rillet.server.backends.synthetic.backend import SyntheticBackend
+from rillet.server.backends.synthetic.tokens import count_tokens, tokenize
 
 STORY = "Write a story about a robot."
 WEATHER = FunctionSpec(

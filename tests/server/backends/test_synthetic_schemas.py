@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rillet.server.backends._jsonschema import Hints, SchemaError, generate
+from rillet.server.backends.synthetic.jsonschema import Hints, SchemaError, generate
 
 FORMATS = jsonschema.FormatChecker()
 _DEF_NAMES = itertools.count()

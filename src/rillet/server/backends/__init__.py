@@ -37,13 +37,13 @@ def create_backend(
     ttft_ms: float = 0.0,
 ) -> Backend:
     if name == "synthetic":
-        from rillet.server.backends.synthetic import SyntheticBackend
+        from rillet.server.backends.synthetic.backend import SyntheticBackend
 
         return SyntheticBackend(tokens_per_second=tokens_per_second, ttft_ms=ttft_ms)
     if name == "llama":
         if not llama_available():
             raise BackendUnavailable(LOCAL_EXTRA_MISSING)
-        from rillet.server.backends.llama import LlamaBackend
+        from rillet.server.backends.llama.backend import LlamaBackend
 
         return LlamaBackend(model_path=model_path)
     raise BackendUnavailable(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")

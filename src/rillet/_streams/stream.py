@@ -1,0 +1,274 @@
+"""`Stream` and `AsyncStream`: typed events from a server-sent event stream.
+
+Everything but the reading of bytes lives in `EventDecoder`, which both share: SSE framing,
+JSON decoding, error events, the end-of-stream check. The iterators are module-level
+generator functions holding only the response and the decoder, never the stream object,
+so dropping a stream frees it (and its connection) at once rather than at the next cycle
+collection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+import orjson
+
+from rillet._exceptions import (
+    APIError,
+    APIResponseValidationError,
+    IncompleteStreamError,
+    transport_error,
+)
+from rillet._models import ResponseShapeError
+from rillet._sse import SSEDecoder
+
+__all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream"]
+
+T = TypeVar("T")
+_DONE = b"[DONE]"
+
+
+class Progress:
+    """Tells whether a stream that ended without `[DONE]` had in fact finished.
+
+    A chat stream has finished when every choice it mentioned carried a `finish_reason`
+    (but is read on to `[DONE]`, as a usage chunk may follow). Kinds of stream whose last
+    event is known set `ended` on it, and reading stops there.
+    """
+
+    __slots__ = ("finished", "seen")
+    ended = False
+
+    def __init__(self) -> None:
+        self.seen: set[Any] = set()
+        self.finished: set[Any] = set()
+
+    def observe(self, data: dict[str, Any], event: str) -> object | None:
+        """Note one event; return the error it reports, if it reports one."""
+        error: object | None = data.get("error")
+        if error is not None:
+            return error
+        choices = data.get("choices")
+        if type(choices) is list:
+            for choice in choices:
+                if type(choice) is not dict:
+                    continue  # the model's own check reports the bad shape
+                index = choice.get("index")
+                self.seen.add(index)
+                if choice.get("finish_reason") is not None:
+                    self.finished.add(index)
+        return None
+
+    def complete(self) -> bool:
+        return bool(self.seen) and self.seen <= self.finished
+
+    def missing(self) -> str:
+        if not self.seen:
+            return "before any choice arrived"
+        open_ = sorted(self.seen - self.finished, key=str)
+        return f"before choice(s) {', '.join(map(str, open_))} finished"
+
+
+class EventDecoder(Generic[T]):
+    """Bytes in, typed items out; raises typed errors for error events and bad data."""
+
+    __slots__ = ("_construct", "_progress", "_response", "_sse", "done")
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        construct: Callable[[dict[str, Any]], T],
+        progress: Progress,
+    ) -> None:
+        self._response = response
+        self._construct = construct
+        self._progress = progress
+        self._sse = SSEDecoder()
+        self.done = False
+
+    def feed(self, chunk: bytes) -> Iterator[T]:
+        """The items `chunk` completes, built one at a time as the consumer takes them.
+
+        Lazily, because a read can hold hundreds of events: building them all up front
+        keeps them alive together, which costs more in garbage collection than the rest.
+        """
+        construct = self._construct
+        observe = self._progress.observe
+        for sse in self._sse.feed(chunk):
+            raw = sse.raw_data
+            if raw == _DONE:
+                self.done = True
+                break
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise self._invalid(raw, f"Malformed JSON in a stream event ({exc})") from None
+            if type(data) is not dict:
+                raise self._invalid(raw, "A stream event's data is not a JSON object")
+            error = observe(data, sse.event)
+            if error is not None:
+                raise _stream_error(self._response.request, error)
+            try:
+                item = construct(data)
+            except ResponseShapeError as exc:
+                raise self._invalid(raw, f"A stream event has an unexpected shape: {exc}") from None
+            yield item
+            if self._progress.ended:
+                self.done = True
+                break
+
+    def finish(self) -> None:
+        """The body has ended: fine after `[DONE]` or a finished stream, else truncation."""
+        self._sse.flush()
+        if not self.done and not self._progress.complete():
+            raise IncompleteStreamError(
+                message=f"The stream ended without [DONE] {self._progress.missing()}; "
+                "the answer is incomplete.",
+                request=self._response.request,
+            )
+
+    def _invalid(self, raw: bytes, message: str) -> APIResponseValidationError:
+        text = raw.decode("utf-8", "replace")
+        excerpt = text if len(text) <= 120 else text[:119] + "…"
+        return APIResponseValidationError(self._response, text, message=f"{message}: {excerpt!r}")
+
+
+def _stream_error(request: httpx.Request, error: object) -> APIError:
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str) or not message:
+        message = "An error occurred during streaming"
+    return APIError(message, request, body=error)
+
+
+def _iterate(
+    response: httpx.Response, decoder: EventDecoder[T], idle: float | None
+) -> Generator[T, None, None]:
+    try:
+        for chunk in response.iter_bytes():
+            yield from decoder.feed(chunk)
+            if decoder.done:
+                return
+        decoder.finish()
+    except httpx.TransportError as exc:
+        raise transport_error(exc, response.request, idle) from exc
+    finally:
+        response.close()
+
+
+async def _aiterate(
+    response: httpx.Response, decoder: EventDecoder[T], idle: float | None
+) -> AsyncGenerator[T, None]:
+    try:
+        async for chunk in response.aiter_bytes():
+            for item in decoder.feed(chunk):
+                yield item
+            if decoder.done:
+                return
+        decoder.finish()
+    except httpx.TransportError as exc:
+        raise transport_error(exc, response.request, idle) from exc
+    finally:
+        await response.aclose()
+
+
+class Stream(Generic[T]):
+    """Iterate for items; `.close()` or a `with` block gives the connection back early."""
+
+    response: httpx.Response
+
+    def __init__(
+        self, response: httpx.Response, decoder: EventDecoder[T], idle: float | None = None
+    ) -> None:
+        self.response = response
+        self._iterator = _iterate(response, decoder, idle)
+
+    def __iter__(self) -> Iterator[T]:
+        # Delegating (rather than handing out the inner generator) keeps this stream alive
+        # for as long as a loop runs over it, even `for c in client...create(stream=True)`.
+        yield from self._iterator
+
+    def __next__(self) -> T:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        self._iterator.close()
+        self.response.close()
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A stream dropped mid-way must not keep its pooled connection checked out.
+        response = getattr(self, "response", None)
+        if response is not None and not response.is_closed:
+            response.close()
+
+
+_pending_closes: set[asyncio.Task[None]] = set()
+
+
+class AsyncStream(Generic[T]):
+    """`async for` items; `await .close()` or `async with` gives the connection back early."""
+
+    response: httpx.Response
+
+    def __init__(
+        self, response: httpx.Response, decoder: EventDecoder[T], idle: float | None = None
+    ) -> None:
+        self.response = response
+        self._iterator = _aiterate(response, decoder, idle)
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    def __aiter__(self) -> AsyncStream[T]:
+        return self  # the loop then holds this stream, so it cannot be collected mid-way
+
+    def __anext__(self) -> Awaitable[T]:
+        return self._iterator.__anext__()
+
+    async def close(self) -> None:
+        await self._iterator.aclose()
+        await self.response.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        # Closing needs the event loop; hand it the work if the loop is still running.
+        response = getattr(self, "response", None)
+        loop = getattr(self, "_loop", None)
+        if response is None or response.is_closed or loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(_schedule_close, response)
+
+
+def _schedule_close(response: httpx.Response) -> None:
+    task = asyncio.ensure_future(response.aclose())
+    _pending_closes.add(task)
+    task.add_done_callback(_pending_closes.discard)

@@ -1,0 +1,713 @@
+"""HTTP/1.1 transports for httpx whose response bodies cost little per chunk.
+
+`HTTP11Transport` (sync sockets) and `AsyncHTTP11Transport` (an asyncio protocol) plug
+into `httpx.Client` / `httpx.AsyncClient`. Framing and pool decisions live in
+`rillet._transports.wire` and `rillet._transports.pool`; this module only moves bytes, maps socket
+failures to httpx's exceptions, and hands requests it does not cover (another scheme,
+`Expect`, `Upgrade`, an async library other than asyncio) to httpx's own transport.
+Failures are httpx's exception types, so code above cannot tell the transports apart
+except by speed: a body is decoded as many chunks at a time as one socket read brings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import select
+import socket
+import ssl
+import threading
+import time
+import urllib.request
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from rillet._constants import DEFAULT_CONNECTION_LIMITS
+from rillet._transports.pool import Grant, Origin, PoolSlots
+from rillet._transports.wire import (
+    BodyDecoder,
+    ResponseHead,
+    body_decoder,
+    encode_chunk,
+    encode_request_head,
+    keeps_alive,
+    parse_response_head,
+)
+
+__all__ = ["AsyncHTTP11Transport", "HTTP11Transport", "env_proxies_set"]
+
+READ_SIZE = 64 * 1024
+HIGH_WATER = 1024 * 1024  # async: stop reading the socket while this much waits unparsed
+# Closing a response early reads on through at most this much that has already arrived:
+# when the body's end is among it (streams close just after `[DONE]`, a few bytes before
+# the end of the body), the connection is clean and goes back to the pool.
+SETTLE_BYTES = 64 * 1024
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+_Timeouts = dict[str, float | None]
+
+
+def env_proxies_set() -> bool:
+    """Whether the environment names a proxy; httpx then needs its own transport to use it."""
+    return any(key != "no" for key in urllib.request.getproxies())
+
+
+def _needs_fallback(request: httpx.Request) -> bool:
+    headers = request.headers
+    return (
+        request.url.raw_scheme not in _DEFAULT_PORTS
+        or "expect" in headers
+        or "upgrade" in headers
+        or ("transfer-encoding" in headers and _is_chunked(request) is None)
+    )
+
+
+def _is_chunked(request: httpx.Request) -> bool | None:
+    """Whether the request body goes chunked; None for a coding these transports don't send."""
+    coding = request.headers.get("transfer-encoding")
+    if coding is None:
+        return False
+    return True if coding.strip().lower() == "chunked" else None
+
+
+def _on_asyncio() -> bool:
+    """httpx also runs on trio; this transport only on asyncio."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _origin(url: httpx.URL) -> Origin:
+    return (url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.raw_scheme])
+
+
+def _request_head(request: httpx.Request) -> bytes:
+    return encode_request_head(
+        request.method.encode("ascii"), request.url.raw_path, request.headers.raw
+    )
+
+
+def _response(
+    head: ResponseHead, stream: httpx.SyncByteStream | httpx.AsyncByteStream
+) -> httpx.Response:
+    return httpx.Response(
+        head.status,
+        headers=head.headers,
+        stream=stream,
+        extensions={"http_version": head.version, "reason_phrase": head.reason},
+    )
+
+
+def _readable(sock: Any) -> bool:
+    """Whether an idle socket has something to read: data, or the peer's close."""
+    try:
+        if hasattr(select, "poll"):  # unlike select(), not limited to small descriptors
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def _discard(decoder: BodyDecoder, buffer: bytearray, budget: int) -> int:
+    """Decode and drop what `buffer` holds of the body, up to about `budget` bytes; returns
+    the budget left."""
+    try:
+        while budget > 0 and not decoder.done and (data := decoder.decode(buffer)):
+            budget -= len(data)
+    except httpx.RemoteProtocolError:
+        return 0  # bad framing: the connection cannot be reused
+    return budget
+
+
+def _connect_error(exc: OSError) -> httpx.ConnectError | httpx.ConnectTimeout:
+    if isinstance(exc, TimeoutError):
+        return httpx.ConnectTimeout(str(exc) or "Timed out while connecting.")
+    return httpx.ConnectError(str(exc))
+
+
+def _no_response() -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+
+class _Shared:
+    """Settings both transports take: TLS, limits, and the fallback's options."""
+
+    def __init__(
+        self, verify: ssl.SSLContext | bool, limits: httpx.Limits, trust_env: bool
+    ) -> None:
+        self._verify = verify
+        self._limits = limits
+        self._trust_env = trust_env
+        self._ssl: ssl.SSLContext | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            verify = self._verify
+            self._ssl = (
+                verify
+                if isinstance(verify, ssl.SSLContext)
+                else httpx.create_ssl_context(verify=verify, trust_env=self._trust_env)
+            )
+        return self._ssl
+
+    def _fallback_options(self) -> dict[str, Any]:
+        return {"verify": self._verify, "limits": self._limits, "trust_env": self._trust_env}
+
+
+# -- sync -----------------------------------------------------------------------------------
+
+
+class _SyncConnection:
+    __slots__ = ("_sock", "_timeout", "buffer", "idle_since", "origin")
+
+    def __init__(self, origin: Origin, sock: socket.socket) -> None:
+        self.origin = origin
+        self.idle_since = 0.0
+        self.buffer = bytearray()
+        self._sock = sock
+        self._timeout: float | None = sock.gettimeout()
+
+    @classmethod
+    def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _Shared) -> _SyncConnection:
+        scheme, host, port = origin
+        name = host.decode("ascii")
+        try:
+            sock = socket.create_connection((name, port), timeouts.get("connect"))
+        except OSError as exc:
+            raise _connect_error(exc) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == b"https":
+                sock = tls.ssl_context().wrap_socket(sock, server_hostname=name)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, OSError):
+                raise _connect_error(exc) from exc
+            raise
+        return cls(origin, sock)
+
+    def _settimeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:
+            self._sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def send(self, data: bytes, timeout: float | None) -> None:
+        self._settimeout(timeout)
+        try:
+            self._sock.sendall(data)
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout(str(exc) or "Timed out while sending.") from exc
+        except OSError as exc:
+            raise httpx.WriteError(str(exc)) from exc
+
+    def receive(self, timeout: float | None) -> bool:
+        """Append what the socket has to `buffer`; False when the peer has closed."""
+        self._settimeout(timeout)
+        try:
+            data = self._sock.recv(READ_SIZE)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "Timed out while reading.") from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc)) from exc
+        self.buffer += data
+        return bool(data)
+
+    def receive_ready(self) -> bool:
+        """`receive` without waiting: False if nothing had arrived (or the socket failed)."""
+        if not _readable(self._sock):
+            return False
+        try:
+            return self.receive(0.0)
+        except httpx.TransportError:
+            return False
+
+    def is_clean(self) -> bool:
+        """An idle connection is reusable only if the server has neither closed nor sent."""
+        return not self.buffer and not _readable(self._sock)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _SyncPool:
+    def __init__(self, limits: httpx.Limits, tls: _Shared) -> None:
+        self._slots: PoolSlots[_SyncConnection] = PoolSlots(limits)
+        self._lock = threading.Condition()
+        self._tls = tls
+
+    def acquire(self, origin: Origin, timeouts: _Timeouts) -> _SyncConnection:
+        wait = timeouts.get("pool")
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            with self._lock:
+                grant, conn, doomed = self._slots.checkout(origin, time.monotonic())
+                if grant is Grant.WAIT:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise httpx.PoolTimeout("Timed out waiting for a free connection.")
+                    self._lock.wait(left)
+            for old in doomed:
+                old.close()
+            if conn is not None:
+                if conn.is_clean():
+                    return conn
+                self.drop(conn)
+            elif grant is Grant.OPEN:
+                try:
+                    return _SyncConnection.connect(origin, timeouts, self._tls)
+                except BaseException:
+                    self._forget()
+                    raise
+
+    def release(self, conn: _SyncConnection, reusable: bool) -> None:
+        with self._lock:
+            doomed = self._slots.checkin(conn, reusable, time.monotonic())
+            self._lock.notify()
+        if doomed is not None:
+            doomed.close()
+
+    def drop(self, conn: _SyncConnection) -> None:
+        conn.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._slots.forget()
+            self._lock.notify()
+
+    def close(self) -> None:
+        with self._lock:
+            idle = self._slots.close()
+        for conn in idle:
+            conn.close()
+
+
+class _SyncBody(httpx.SyncByteStream):
+    """One response body; gives the connection back when read to the end, drops it if not."""
+
+    def __init__(
+        self,
+        pool: _SyncPool,
+        conn: _SyncConnection,
+        decoder: BodyDecoder,
+        reusable: bool,
+        timeouts: _Timeouts,
+    ) -> None:
+        self._pool = pool
+        self._conn: _SyncConnection | None = conn
+        self._decoder = decoder
+        self._reusable = reusable
+        self._timeouts = timeouts  # read again at every receive: callers may change "read"
+
+    def __iter__(self) -> Iterator[bytes]:
+        conn, decoder = self._conn, self._decoder
+        if conn is None:
+            return
+        buffer = conn.buffer
+        try:
+            while True:
+                data = decoder.decode(buffer)
+                if decoder.done:
+                    self._finish()
+                    if data:
+                        yield data
+                    return
+                if data:
+                    yield data
+                elif not conn.receive(self._timeouts.get("read")):
+                    decoder.end_of_input()
+        except BaseException:
+            self.close()
+            raise
+
+    def _finish(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.release(conn, self._reusable and not conn.buffer)
+
+    def close(self) -> None:
+        conn, decoder = self._conn, self._decoder
+        if conn is not None and not decoder.done:  # read on through what has arrived
+            budget = SETTLE_BYTES
+            while True:
+                budget = _discard(decoder, conn.buffer, budget)
+                if decoder.done or budget <= 0 or not conn.receive_ready():
+                    break
+        if decoder.done:
+            self._finish()
+        elif conn is not None:
+            self._conn = None
+            self._pool.drop(conn)
+
+
+class HTTP11Transport(_Shared, httpx.BaseTransport):
+    """A pooled HTTP/1.1 transport over blocking sockets."""
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
+        trust_env: bool = True,
+    ) -> None:
+        super().__init__(verify, limits, trust_env)
+        self._pool = _SyncPool(limits, self)
+        self._fallback: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if _needs_fallback(request):
+            if self._fallback is None:
+                self._fallback = httpx.HTTPTransport(**self._fallback_options())
+            return self._fallback.handle_request(request)
+        timeouts: _Timeouts = request.extensions.get("timeout", {})
+        conn = self._pool.acquire(_origin(request.url), timeouts)
+        try:
+            self._send(conn, request, timeouts.get("write"))
+            buffer = conn.buffer
+            while (head := parse_response_head(buffer)) is None:
+                if not conn.receive(timeouts.get("read")):
+                    raise _no_response()
+            decoder = body_decoder(request.method.encode("ascii"), head)
+        except BaseException:
+            self._pool.drop(conn)
+            raise
+        reusable = decoder.reusable and keeps_alive(head, request.headers)
+        return _response(head, _SyncBody(self._pool, conn, decoder, reusable, timeouts))
+
+    @staticmethod
+    def _send(conn: _SyncConnection, request: httpx.Request, timeout: float | None) -> None:
+        head = _request_head(request)
+        stream = request.stream
+        if isinstance(stream, httpx.ByteStream) and not _is_chunked(request):
+            conn.send(head + request.content, timeout)  # the usual JSON body: one write
+            return
+        conn.send(head, timeout)
+        chunked = _is_chunked(request)
+        assert isinstance(stream, httpx.SyncByteStream)
+        for piece in stream:
+            if piece:
+                conn.send(encode_chunk(piece) if chunked else piece, timeout)
+        if chunked:
+            conn.send(b"0\r\n\r\n", timeout)
+
+    def close(self) -> None:
+        self._pool.close()
+        if self._fallback is not None:
+            self._fallback.close()
+
+
+# -- async ----------------------------------------------------------------------------------
+
+
+class _AsyncConnection(asyncio.Protocol):
+    """Received bytes land straight in `buffer`; `receive` waits for more."""
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.idle_since = 0.0
+        self.buffer = bytearray()
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._eof = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None  # set while writing is paused
+        self._reading_paused = False
+
+    @classmethod
+    async def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _Shared) -> _AsyncConnection:
+        scheme, host, port = origin
+        conn = cls(origin)
+        loop = asyncio.get_running_loop()
+        name = host.decode("ascii")
+        context = tls.ssl_context() if scheme == b"https" else None
+        try:
+            async with asyncio.timeout(timeouts.get("connect")):
+                transport, _ = await loop.create_connection(
+                    lambda: conn, name, port, ssl=context, server_hostname=name if context else None
+                )
+        except OSError as exc:  # TimeoutError included
+            raise _connect_error(exc) from exc
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    # asyncio.Protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > HIGH_WATER and self._transport is not None:
+            self._transport.pause_reading()
+            self._reading_paused = True
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._error = exc
+        self._wake()
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # used by the transport
+
+    async def send(self, data: bytes, timeout: float | None) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._error is not None:
+            raise httpx.WriteError(str(self._error or "The connection is closed."))
+        transport.write(data)
+        if self._writable is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._writable
+            except TimeoutError as exc:
+                raise httpx.WriteTimeout("Timed out while sending.") from exc
+            if self._error is not None:
+                raise httpx.WriteError(str(self._error))
+
+    async def receive(self, timeout: float | None) -> bool:
+        """Wait for more bytes in `buffer`; False when the peer has closed."""
+        if self._error is not None:
+            raise httpx.ReadError(str(self._error) or type(self._error).__name__)
+        if self._eof:
+            return False
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout("Timed out while reading.") from exc
+        if self._error is not None:
+            raise httpx.ReadError(str(self._error) or type(self._error).__name__)
+        return True
+
+    def is_clean(self) -> bool:
+        """As for sync; the socket is asked too, as the loop may not have run since it closed.
+        A connection made on another event loop (an earlier `asyncio.run`) is never reused."""
+        transport = self._transport
+        if self.buffer or self._eof or transport is None or transport.is_closing():
+            return False
+        if self._loop is not asyncio.get_running_loop():
+            return False
+        sock = transport.get_extra_info("socket")
+        return sock is None or not _readable(sock)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            with contextlib.suppress(RuntimeError):  # its event loop has been closed
+                self._transport.abort()
+
+
+class _AsyncPool:
+    def __init__(self, limits: httpx.Limits, tls: _Shared) -> None:
+        self._slots: PoolSlots[_AsyncConnection] = PoolSlots(limits)
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._tls = tls
+
+    async def acquire(self, origin: Origin, timeouts: _Timeouts) -> _AsyncConnection:
+        wait = timeouts.get("pool")
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            grant, conn, doomed = self._slots.checkout(origin, time.monotonic())
+            for old in doomed:
+                old.close()
+            if conn is not None:
+                if conn.is_clean():
+                    return conn
+                self.drop(conn)
+            elif grant is Grant.OPEN:
+                try:
+                    return await _AsyncConnection.connect(origin, timeouts, self._tls)
+                except BaseException:
+                    self._forget()
+                    raise
+            else:
+                await self._wait(deadline)
+
+    async def _wait(self, deadline: float | None) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout_at(None if deadline is None else _loop_time(deadline)):
+                await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self._wake_one()  # pass on the wake-up this waiter can no longer use
+            if isinstance(exc, TimeoutError):
+                raise httpx.PoolTimeout("Timed out waiting for a free connection.") from exc
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def release(self, conn: _AsyncConnection, reusable: bool) -> None:
+        doomed = self._slots.checkin(conn, reusable, time.monotonic())
+        if doomed is not None:
+            doomed.close()
+        self._wake_one()
+
+    def drop(self, conn: _AsyncConnection) -> None:
+        conn.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        self._slots.forget()
+        self._wake_one()
+
+    def close(self) -> None:
+        for conn in self._slots.close():
+            conn.close()
+
+
+def _loop_time(deadline: float) -> float:
+    """A `time.monotonic` deadline on the running loop's clock."""
+    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    """One response body; gives the connection back when read to the end, drops it if not."""
+
+    def __init__(
+        self,
+        pool: _AsyncPool,
+        conn: _AsyncConnection,
+        decoder: BodyDecoder,
+        reusable: bool,
+        timeouts: _Timeouts,
+    ) -> None:
+        self._pool = pool
+        self._conn: _AsyncConnection | None = conn
+        self._decoder = decoder
+        self._reusable = reusable
+        self._timeouts = timeouts
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn, decoder = self._conn, self._decoder
+        if conn is None:
+            return
+        buffer = conn.buffer
+        try:
+            while True:
+                data = decoder.decode(buffer)
+                if decoder.done:
+                    self._finish()
+                    if data:
+                        yield data
+                    return
+                if data:
+                    yield data
+                elif not await conn.receive(self._timeouts.get("read")):
+                    decoder.end_of_input()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    def _finish(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.release(conn, self._reusable and not conn.buffer)
+
+    async def aclose(self) -> None:
+        conn, decoder = self._conn, self._decoder
+        if conn is not None and not decoder.done:  # as for sync, from what the loop received
+            _discard(decoder, conn.buffer, SETTLE_BYTES)
+        if decoder.done:
+            self._finish()
+        elif conn is not None:
+            self._conn = None
+            self._pool.drop(conn)
+
+
+class AsyncHTTP11Transport(_Shared, httpx.AsyncBaseTransport):
+    """A pooled HTTP/1.1 transport on the running asyncio loop."""
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
+        trust_env: bool = True,
+    ) -> None:
+        super().__init__(verify, limits, trust_env)
+        self._pool = _AsyncPool(limits, self)
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if _needs_fallback(request) or not _on_asyncio():
+            if self._fallback is None:
+                self._fallback = httpx.AsyncHTTPTransport(**self._fallback_options())
+            return await self._fallback.handle_async_request(request)
+        timeouts: _Timeouts = request.extensions.get("timeout", {})
+        conn = await self._pool.acquire(_origin(request.url), timeouts)
+        try:
+            await self._send(conn, request, timeouts.get("write"))
+            buffer = conn.buffer
+            while (head := parse_response_head(buffer)) is None:
+                if not await conn.receive(timeouts.get("read")):
+                    raise _no_response()
+            decoder = body_decoder(request.method.encode("ascii"), head)
+        except BaseException:
+            self._pool.drop(conn)
+            raise
+        reusable = decoder.reusable and keeps_alive(head, request.headers)
+        return _response(head, _AsyncBody(self._pool, conn, decoder, reusable, timeouts))
+
+    @staticmethod
+    async def _send(conn: _AsyncConnection, request: httpx.Request, timeout: float | None) -> None:
+        head = _request_head(request)
+        stream = request.stream
+        if isinstance(stream, httpx.ByteStream) and not _is_chunked(request):
+            await conn.send(head + request.content, timeout)
+            return
+        await conn.send(head, timeout)
+        chunked = _is_chunked(request)
+        assert isinstance(stream, httpx.AsyncByteStream)
+        async for piece in stream:
+            if piece:
+                await conn.send(encode_chunk(piece) if chunked else piece, timeout)
+        if chunked:
+            await conn.send(b"0\r\n\r\n", timeout)
+
+    async def aclose(self) -> None:
+        self._pool.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()

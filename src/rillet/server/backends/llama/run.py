@@ -1,0 +1,305 @@
+"""One choice's generation on the model, run on the worker thread.
+
+Turns llama.cpp's token ids into the contract's events: text (held back while
+it could still become a stop string), logprobs from the raw logits, tool calls
+written under a grammar, and a `Finish` with real token counts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import secrets
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import llama_cpp
+import numpy as np
+from llama_cpp import Llama, LogitsProcessorList
+from llama_cpp.llama_grammar import LlamaGrammar
+
+from rillet.server.backends.base import (
+    Finish,
+    FinishReason,
+    FunctionSpec,
+    GenerationEvent,
+    GenerationRequest,
+    InvalidRequest,
+    TextDelta,
+    TokenLogprob,
+    ToolCallDelta,
+    ToolCallStart,
+    TopLogprob,
+)
+from rillet.server.backends.llama.cache import PromptCache
+from rillet.server.backends.llama.constraints import (
+    arguments_grammar,
+    functions_to_offer,
+    name_grammar,
+    response_grammar,
+)
+from rillet.server.backends.llama.prompt import call_head, content_text, render_prompt
+from rillet.server.backends.stops import StopMatcher
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Defaults tuned for a 270M base model; each request may override temperature/top_p.
+
+    A base model drifts into loops, so repetition is penalised three ways (the
+    multiplicative penalty alone let short lines repeat), and min_p cuts the long
+    tail of stray tokens (other scripts, markup). The penalties apply under a
+    grammar too: without them greedy JSON repeats its keys until `max_tokens`.
+    """
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 40
+    min_p: float = 0.15
+    repeat_penalty: float = 1.15
+    presence_penalty: float = 0.4
+    frequency_penalty: float = 0.4
+
+
+STRUCTURED_MAX_TOKENS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Habits:
+    """Corrections for one model's known habits, found by reading its output."""
+
+    end_tokens: frozenset[int] = frozenset()  # tokens it writes where it means "end of turn"
+    no_echo: bool = False  # it opens answers by repeating the request: forbid that first word
+
+
+class PromptTooLong(InvalidRequest):
+    """The prompt leaves no room in the model's context window (the server answers 400)."""
+
+    code = "context_length_exceeded"
+    param = "messages"
+
+
+class Run:
+    """Generates the events of one choice; `events()` runs on the worker thread."""
+
+    def __init__(
+        self,
+        model: Llama,
+        request: GenerationRequest,
+        choice: int,
+        *,
+        sampling: Sampling,
+        max_tokens: int,
+        cache: PromptCache,
+        cancelled: Callable[[], bool],
+        habits: Habits | None = None,
+    ) -> None:
+        self._model = model
+        self._cache = cache
+        self._habits = habits or Habits()
+        self._request = request
+        self._cancelled = cancelled
+        self._temperature = (
+            sampling.temperature if request.temperature is None else request.temperature
+        )
+        self._top_p = sampling.top_p if request.top_p is None else request.top_p
+        self._sampling = sampling
+        self._budget = max_tokens if request.max_tokens is None else request.max_tokens
+        self._offered = functions_to_offer(request)
+        if request.max_tokens is None and (self._offered or request.response_format):
+            # Grammar-bound output ends by itself, so the short default for free text
+            # (which a base model seldom ends) would only cut valid JSON short.
+            self._budget = max(max_tokens, STRUCTURED_MAX_TOKENS)
+        seed = secrets.randbits(31) if request.seed is None else request.seed
+        self._seed = (seed + 7919 * choice) % 2**31  # choices differ; 2**32-1 would mean "random"
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.prompt_tokens_reused = 0
+        self._reason: FinishReason = "stop"
+
+    def events(self) -> Iterator[GenerationEvent]:
+        if self._offered:
+            yield from self._tool_call(self._offered)
+            reason: FinishReason = "length" if self._reason == "length" else "tool_calls"
+        else:
+            yield from self._text()
+            reason = self._reason
+        yield Finish(reason, self.prompt_tokens, self.completion_tokens)
+
+    def _text(self) -> Iterator[TextDelta]:
+        prompt = render_prompt(self._request.messages)
+        grammar = response_grammar(self._request.response_format)
+        avoid = self._echo_tokens() if grammar is None and self._habits.no_echo else ()
+        pieces = self._sample(prompt, grammar, avoid)
+        if not self._request.stop:
+            yield from pieces
+            return
+        matcher = StopMatcher(self._request.stop)
+        pending: list[TextDelta] = []  # token pieces whose text the matcher still holds
+        for piece in pieces:
+            pending.append(piece)
+            yield from _release(pending, matcher.feed(piece.text))
+            if matcher.stopped:
+                self._reason = "stop"
+                return
+        yield from _release(pending, matcher.flush())
+
+    def _tool_call(self, offered: tuple[FunctionSpec, ...]) -> Iterator[GenerationEvent]:
+        messages = self._request.messages
+        spec = offered[0]
+        if len(offered) > 1:  # the model picks the function, constrained to the names
+            names = [f.name for f in offered]
+            prompt = render_prompt(messages, offered, call_head())
+            chosen = "".join(p.text for p in self._sample(prompt, name_grammar(names)))
+            if self._reason == "length" or self._cancelled():
+                return
+            spec = next((f for f in offered if f.name == chosen.rstrip('"')), spec)
+        yield ToolCallStart(0, f"call_{secrets.token_hex(12)}", spec.name)
+        prompt = render_prompt(messages, offered, call_head(spec.name))
+        for piece in self._sample(prompt, arguments_grammar(spec)):
+            yield ToolCallDelta(0, piece.text)
+
+    def _sample(
+        self, prompt: str, grammar: LlamaGrammar | None, avoid_first: Sequence[int] = ()
+    ) -> Iterator[TextDelta]:
+        """Text pieces of sampled tokens until end of turn, the budget or a cancel."""
+        model = self._model
+        tokens = model.tokenize(prompt.encode(), add_bos=True, special=True)
+        if not self.prompt_tokens:
+            self.prompt_tokens = len(tokens)
+        room = model.n_ctx() - len(tokens)
+        if room <= 0:
+            raise PromptTooLong(
+                f"The prompt is {len(tokens)} tokens; the model's context holds {model.n_ctx()}."
+            )
+        # The budget spans every phase of a choice (a tool call's name, then its arguments).
+        limit = self.completion_tokens + min(self._budget - self.completion_tokens, room)
+        if self.completion_tokens >= limit:
+            self._reason = "length"
+            return
+        model.set_seed(self._seed)
+        self.prompt_tokens_reused += self._cache.prefill(tokens, self._cancelled)
+        if self._cancelled():
+            return
+        vocab = llama_cpp.llama_model_get_vocab(model.model)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        held: TokenLogprob | None = None  # a token whose bytes end mid-character
+        # Under a grammar the model's stand-in words are just text inside JSON strings.
+        ends = self._habits.end_tokens if grammar is None else frozenset()
+        stream = self._token_ids(grammar, avoid_first)
+        try:
+            for token in stream:
+                if self._cancelled():
+                    return
+                if llama_cpp.llama_vocab_is_eog(vocab, token) or token in ends:
+                    self._reason = "stop"
+                    return
+                self.completion_tokens += 1
+                piece = model.detokenize([token])
+                text = decoder.decode(piece)
+                logprob = self._logprob(token, piece) if self._request.logprobs else None
+                if held is not None and logprob is not None:
+                    logprob = _join(held, logprob)
+                held = logprob if not text else None
+                if text:
+                    yield TextDelta(text, logprob)
+                if self.completion_tokens >= limit:
+                    self._reason = "length"
+                    return
+        finally:
+            stream.close()
+
+    def _token_ids(
+        self, grammar: LlamaGrammar | None, avoid_first: Sequence[int]
+    ) -> Generator[int, None, None]:
+        """Sampled token ids after the prefilled prompt; the first is never one of `avoid_first`.
+
+        The ban needs a Python logits processor, which costs a full-vocabulary copy
+        per token, so it runs for the first token only; the second `generate` then
+        continues from the KV cache of the prompt.
+        """
+        tokens: list[int] = []  # the prompt is in the cache: sample from its logits
+        options: dict[str, Any] = {
+            "temp": self._temperature,
+            "top_p": self._top_p,
+            "top_k": self._sampling.top_k,
+            "min_p": self._sampling.min_p,
+            "repeat_penalty": self._sampling.repeat_penalty,
+            "presence_penalty": self._sampling.presence_penalty,
+            "frequency_penalty": self._sampling.frequency_penalty,
+            "grammar": grammar,
+        }
+        if avoid_first:
+            banned = list(avoid_first)
+
+            def ban(_: Any, logits: Any) -> Any:
+                logits[banned] = -np.inf
+                return logits
+
+            opening = self._model.generate(
+                tokens, reset=False, logits_processor=LogitsProcessorList([ban]), **options
+            )
+            try:
+                first = next(opening)
+            finally:
+                opening.close()
+            yield first
+            tokens = [first]
+        stream = self._model.generate(tokens, reset=False, **options)
+        try:
+            yield from stream
+        finally:
+            stream.close()
+
+    def _echo_tokens(self) -> tuple[int, ...]:
+        """First tokens of the latest message's first word, in its usual spellings."""
+        messages = self._request.messages
+        text = content_text(messages[-1].get("content")).strip() if messages else ""
+        word = text.split(maxsplit=1)[0] if text else ""
+        if not word:
+            return ()
+        spellings = {word, word.lower(), word.capitalize()}
+        variants = [v for w in spellings for v in (w, f" {w}")]
+        firsts = {self._model.tokenize(v.encode(), add_bos=False)[0] for v in variants}
+        return tuple(sorted(firsts))
+
+    def _logprob(self, token: int, piece: bytes) -> TokenLogprob:
+        model = self._model
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)
+        )
+        peak = float(logits.max())
+        logsum = peak + float(np.log(np.exp(logits - peak).sum()))
+        top: tuple[TopLogprob, ...] = ()
+        k = self._request.top_logprobs
+        if k:
+            best = np.argpartition(-logits, k)[:k]
+            best = best[np.argsort(-logits[best])]
+            top = tuple(
+                TopLogprob(_piece_text(model, int(i)), float(logits[i]) - logsum) for i in best
+            )
+        text = piece.decode("utf-8", "replace")
+        return TokenLogprob(text, float(logits[token]) - logsum, top)
+
+
+def _piece_text(model: Llama, token: int) -> str:
+    return model.detokenize([token]).decode("utf-8", "replace")
+
+
+def _join(first: TokenLogprob, second: TokenLogprob) -> TokenLogprob:
+    """Two tokens that only form text together (a split UTF-8 character)."""
+    return TokenLogprob(first.token + second.token, first.logprob + second.logprob, first.top)
+
+
+def _release(pending: list[TextDelta], text: str) -> Iterator[TextDelta]:
+    """Emit `text`, which the stop matcher cleared, as the token pieces it came from."""
+    while text and pending:
+        head = pending[0]
+        if len(head.text) <= len(text):
+            pending.pop(0)
+            text = text[len(head.text) :]
+            yield head
+        else:  # the rest of this token is still held back
+            pending[0] = TextDelta(head.text[len(text) :])
+            yield TextDelta(text, head.logprob)
+            text = ""

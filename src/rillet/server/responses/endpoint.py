@@ -1,0 +1,182 @@
+"""`/v1/responses`: create (streamed or not), retrieve or reattach, delete and cancel.
+
+Every response runs as a :class:`ResponseRun` whether it is stored or not, so
+a streamed request, a non-streamed one and a reattaching `GET` all read the
+same event log. The backend's first event is awaited before answering: a
+request the backend refuses (an unsatisfiable schema, a prompt too long) gets
+a plain 400 rather than a stream that fails at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rillet.server.backends.base import GenerationEvent
+from rillet.server.context import get_context
+from rillet.server.http.asgi import ClientDisconnected, new_request_id, run_until_disconnect
+from rillet.server.http.errors import APIError, bad_request
+from rillet.server.http.iterators import aclose
+from rillet.server.http.sse import EventStreamResponse
+from rillet.server.http.validation import read_json
+from rillet.server.responses.events import ResponseBuilder
+from rillet.server.responses.request import parse_responses_request, with_history
+from rillet.server.responses.store import ResponseRun, ResponseStore
+
+
+async def create_response(request: Request) -> Response:
+    context = get_context(request)
+    store = context.responses
+    body = await read_json(request.scope, request.receive, context.config.max_body_bytes)
+    parsed = parse_responses_request(body)
+    context.check_model(parsed.generation.model)
+    if parsed.previous_response_id is not None:
+        with_history(parsed, _previous(store, parsed.previous_response_id).history())
+    conversation = parsed.generation.messages[parsed.lead :]
+    builder = ResponseBuilder(
+        model=parsed.generation.model,
+        echo=parsed.echo,
+        previous_response_id=parsed.previous_response_id,
+        store=parsed.store,
+        background=parsed.background,
+    )
+    run = ResponseRun(builder, conversation, parsed.background)
+    events = context.backend.generate(parsed.generation, 0)
+    try:
+        first = await run_until_disconnect(request.receive, _first(events))
+    except ClientDisconnected:
+        await aclose(events)
+        return Response(status_code=499)  # nobody is listening; the status only reaches logs
+    except BaseException:
+        await aclose(events)
+        raise
+    run.start(events, first)
+    if parsed.store:
+        store.add(run)
+    headers = {"x-request-id": new_request_id()}
+    if parsed.stream:
+        return EventStreamResponse(
+            run.follow(), keepalive=context.config.keepalive, headers=headers
+        )
+    if parsed.background:
+        return _json(run.snapshot(), headers)
+    try:
+        result = await run_until_disconnect(request.receive, run.result())
+    except ClientDisconnected:
+        return Response(status_code=499)
+    return _json(result, headers)
+
+
+async def _first(events: AsyncIterator[GenerationEvent]) -> GenerationEvent:
+    return await events.__anext__()
+
+
+def _previous(store: ResponseStore, response_id: str) -> ResponseRun:
+    run = store.get(response_id)
+    if run is None:
+        # As upstream: a 400 naming the parameter (not the 404 of GET /v1/responses/{id}).
+        raise bad_request(
+            f"Previous response with id '{response_id}' not found.",
+            "previous_response_id",
+            "previous_response_not_found",
+        )
+    if not run.done:
+        raise bad_request(
+            f"Previous response with id '{response_id}' is still in progress; "
+            "wait for it to finish before continuing it.",
+            "previous_response_id",
+            "invalid_value",
+        )
+    return run
+
+
+async def retrieve_response(request: Request) -> Response:
+    run = _stored(request)
+    query = request.query_params
+    stream = _query_bool(query.get("stream"), "stream")
+    after = _query_int(query.get("starting_after"), "starting_after")
+    headers = {"x-request-id": new_request_id()}
+    if stream:
+        context = get_context(request)
+        return EventStreamResponse(
+            run.follow(-1 if after is None else after),
+            keepalive=context.config.keepalive,
+            headers=headers,
+        )
+    if after is not None:
+        raise bad_request(
+            "The 'starting_after' parameter is only allowed when 'stream' is true.",
+            "starting_after",
+            "invalid_value",
+        )
+    return _json(run.snapshot(), headers)
+
+
+async def delete_response(request: Request) -> Response:
+    response_id = request.path_params["response_id"]
+    if not get_context(request).responses.delete(response_id):
+        raise not_found(response_id)
+    body = {"id": response_id, "object": "response.deleted", "deleted": True}
+    return _json(body, {"x-request-id": new_request_id()})
+
+
+async def cancel_response(request: Request) -> Response:
+    """Stop a background response; only those can be cancelled, as upstream."""
+    run = _stored(request)
+    if not run.background:
+        raise bad_request(
+            "Only responses created with 'background' set to true can be cancelled.",
+            code="invalid_value",
+        )
+    await run.aclose()
+    return _json(run.snapshot(), {"x-request-id": new_request_id()})
+
+
+def _stored(request: Request) -> ResponseRun:
+    response_id = request.path_params["response_id"]
+    run = get_context(request).responses.get(response_id)
+    if run is None:
+        raise not_found(response_id)
+    return run
+
+
+def not_found(response_id: str) -> APIError:
+    return APIError(404, f"Response with id '{response_id}' not found.")
+
+
+def _query_bool(value: str | None, param: str) -> bool:
+    if value is None or value in ("false", "False", "0"):
+        return False
+    if value in ("true", "True", "1"):
+        return True
+    raise bad_request(
+        f"Invalid value for '{param}': expected a boolean, got {value!r}.", param, "invalid_type"
+    )
+
+
+def _query_int(value: str | None, param: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise bad_request(
+            f"Invalid value for '{param}': expected an integer, got {value!r}.",
+            param,
+            "invalid_type",
+        ) from None
+    if number < 0:
+        raise bad_request(
+            f"Invalid '{param}': {number} is less than the minimum of 0.",
+            param,
+            "integer_below_min_value",
+        )
+    return number
+
+
+def _json(body: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
