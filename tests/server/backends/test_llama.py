@@ -510,3 +510,42 @@ async def test_aclose_stops_the_running_request_and_fails_queued_ones() -> None:
         await waiting
     with pytest.raises(RuntimeError, match="closed"):
         await anext(own.generate(GenerationRequest("gemma", user("Hi")), 0))
+
+
+@pytest.mark.parametrize(
+    ("setting", "has_amx", "allowed"),
+    [(None, True, False), (None, False, True), ("1", True, True), ("0", False, False)],
+)
+def test_extra_buffer_types_are_off_on_amx_cpus_unless_asked_for(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, has_amx: bool, allowed: bool
+) -> None:
+    from rillet.server.backends.llama import backend
+
+    monkeypatch.setattr(backend, "cpu_has_amx", lambda: has_amx)
+    if setting is None:
+        monkeypatch.delenv("RILLET_LLAMA_EXTRA_BUFFERS", raising=False)
+    else:
+        monkeypatch.setenv("RILLET_LLAMA_EXTRA_BUFFERS", setting)
+    assert backend.extra_buffers_allowed() is allowed
+
+
+@pytest.mark.llama
+def test_a_model_loaded_without_extra_buffers_says_so_and_restores_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llama_cpp.llama_cpp as bindings  # where `Llama` reads its defaults from
+
+    from rillet.server.backends.llama.backend import load_llama
+
+    monkeypatch.setenv("RILLET_LLAMA_EXTRA_BUFFERS", "0")
+    defaults = bindings.llama_model_default_params
+    loaded = load_llama(model_path=str(packaged_model_path()), n_ctx=256, verbose=False)
+    try:
+        assert loaded.model_params.use_extra_bufts is False
+        assert bindings.llama_model_default_params is defaults
+        assert defaults().use_extra_bufts is True  # only that one load was changed
+        tokens = loaded.tokenize(b"Hello there", add_bos=True)
+        loaded.eval(tokens)  # evaluates (on AMX CPUs the extra buffers crash right here)
+        assert loaded.n_tokens == len(tokens)
+    finally:
+        loaded.close()

@@ -18,7 +18,9 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import llama_cpp.llama_cpp as llama_cpp
 from llama_cpp import Llama
 
 from rillet.server.backends import LOCAL_EXTRA_MISSING, BackendUnavailable
@@ -79,7 +81,7 @@ def open_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT, threads: int | None 
     other work held a core, against 41 ms (median 49) on one thread.
     """
     threads = threads or max(1, (os.cpu_count() or 1) - 1)
-    return Llama(
+    return load_llama(
         model_path=str(path),
         n_ctx=n_ctx,
         n_batch=PROMPT_BATCH,
@@ -88,6 +90,50 @@ def open_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT, threads: int | None 
         n_threads_batch=threads,
         verbose=False,
     )
+
+
+def extra_buffers_allowed() -> bool:
+    """Whether llama.cpp may put weights in its "extra" CPU buffer types (AMX, repacking).
+
+    On CPUs with Intel AMX, llama.cpp (seen with llama-cpp-python 0.3.36) moves the weights
+    into AMX buffers, and its AMX matrix multiply then crashes the process with SIGSEGV in
+    the first prompt evaluation. So on such CPUs they are off unless
+    `RILLET_LLAMA_EXTRA_BUFFERS=1` asks for them; `0` turns them off anywhere.
+    """
+    setting = os.environ.get("RILLET_LLAMA_EXTRA_BUFFERS")
+    if setting is not None:
+        return setting.strip() not in ("", "0")
+    return not cpu_has_amx()
+
+
+def cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            return any(line.startswith("flags") and "amx_tile" in line.split() for line in info)
+    except OSError:
+        return False
+
+
+def load_llama(**settings: Any) -> Llama:
+    """`Llama(**settings)`, with extra buffer types only where `extra_buffers_allowed()`.
+
+    `Llama` exposes no setting for them, so its source of default model parameters is
+    swapped for the length of the load (a load happens once, at startup).
+    """
+    if extra_buffers_allowed():
+        return Llama(**settings)
+    defaults = llama_cpp.llama_model_default_params
+
+    def without_extra_buffers() -> llama_cpp.llama_model_params:
+        params: llama_cpp.llama_model_params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama_model_default_params = without_extra_buffers
+    try:
+        return Llama(**settings)
+    finally:
+        llama_cpp.llama_model_default_params = defaults
 
 
 @dataclass(slots=True)
