@@ -41,36 +41,14 @@ if TYPE_CHECKING:
     from rillet._streams import AsyncStream, Stream
     from rillet._types import NOT_GIVEN, NotGiven, Omit, not_given, omit
 
-_EXCEPTIONS = (
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "ContentFilterFinishReasonError",
-    "IncompleteStreamError",
-    "InternalServerError",
-    "LengthFinishReasonError",
-    "NotFoundError",
-    "OpenAIError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "StreamIdleTimeoutError",
-    "UnprocessableEntityError",
+# The modules holding the names below, in the order a first lookup searches them.
+_HOMES = (
+    "rillet._types",
+    "rillet._exceptions",
+    "rillet._models",
+    "rillet._streams",
+    "rillet._client",
 )
-# Where each public name lives: the one table the lazy lookup below reads.
-_HOMES: dict[str, str] = {
-    "AsyncOpenAI": "rillet._client",
-    "OpenAI": "rillet._client",
-    "BaseModel": "rillet._models",
-    "AsyncStream": "rillet._streams",
-    "Stream": "rillet._streams",
-    **dict.fromkeys(("NOT_GIVEN", "NotGiven", "Omit", "not_given", "omit"), "rillet._types"),
-    **dict.fromkeys(_EXCEPTIONS, "rillet._exceptions"),
-}
 
 __all__ = [
     "NOT_GIVEN",
@@ -108,13 +86,13 @@ __all__ = [
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> Any:
+        if name not in __all__:
+            raise AttributeError(f"module 'rillet' has no attribute {name!r}")
         if name == "types":
             value = importlib.import_module("rillet.types")
         else:
-            home = _HOMES.get(name)
-            if home is None:
-                raise AttributeError(f"module 'rillet' has no attribute {name!r}")
-            value = getattr(importlib.import_module(home), name)
+            homes = (importlib.import_module(home) for home in _HOMES)
+            value = next(vars(home)[name] for home in homes if name in vars(home))
         globals()[name] = value  # later lookups are plain attribute reads
         return value
 
