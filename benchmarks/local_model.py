@@ -44,7 +44,12 @@ from typing import Any, cast
 
 from rillet import AsyncOpenAI
 from rillet.cli.chat import stop_server
-from rillet.server.backends.llama.backend import DEFAULT_CONTEXT, packaged_model_path
+from rillet.server.backends.llama.backend import (
+    DEFAULT_CONTEXT,
+    extra_buffers_allowed,
+    load_llama,
+    packaged_model_path,
+)
 from rillet.server.backends.llama.prompt import render_prompt
 from rillet.server.backends.llama.run import Sampling
 
@@ -58,6 +63,19 @@ SUBJECTS = (
 )  # fmt: skip
 WORKLOADS = ("same", "varied")
 NO_LOGITS_ALL = ("--logits_all", "False")
+# `python -m llama_cpp.server`, with llama.cpp's extra CPU buffer types off wherever rillet turns
+# them off (CPUs with AMX, where they crash), so that every way runs the same kernels.
+PEER_MAIN = f"""
+import runpy, llama_cpp.llama_cpp as bindings
+if {not extra_buffers_allowed()!r}:
+    defaults = bindings.llama_model_default_params
+    def without_extra_buffers():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+    bindings.llama_model_default_params = without_extra_buffers
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
 LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) ")
 THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides, for decode and prompts
 SAMPLING = Sampling()
@@ -165,9 +183,7 @@ def completion_pieces(model: Any, prompt: str, seed: int, max_tokens: int) -> It
 def run_direct(
     name: str, pieces: TokenSource, workload: str, streams: int, runs: int, max_tokens: int
 ) -> Row:
-    from llama_cpp import Llama
-
-    model = Llama(
+    model = load_llama(
         model_path=str(packaged_model_path()),
         n_ctx=DEFAULT_CONTEXT,
         n_threads=THREADS,
@@ -277,7 +293,7 @@ def llama_cpp_server(*extra: str) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-c", PEER_MAIN,
         "--model", str(packaged_model_path()),
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(DEFAULT_CONTEXT),
