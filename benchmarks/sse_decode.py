@@ -73,7 +73,7 @@ def decoder(chunks: Iterable[bytes]) -> int:
     count = 0
     for chunk in chunks:
         count += len(dec.feed(chunk))
-    return count + len(dec.flush())
+    return count
 
 
 def best_time(fn: Callable[[list[bytes]], int], chunks: list[bytes], repeat: int) -> float:

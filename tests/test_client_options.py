@@ -487,6 +487,24 @@ async def test_async_unknown_keyword_argument_is_a_type_error_before_any_io() ->
             await create(model="m", messages=MESSAGES, temprature=0.2)
 
 
+def test_stream_helpers_refuse_a_stream_argument_before_any_io() -> None:
+    http = httpx.Client(transport=_NoNetwork())
+    with OpenAI(api_key="sk", base_url=UNROUTABLE, http_client=http) as c:
+        helpers: list[Any] = [c.chat.completions.stream, c.responses.stream]
+        for helper in helpers:
+            with pytest.raises(TypeError, match="always streams"):
+                helper(model="m", messages=MESSAGES, stream=True)
+
+
+async def test_async_stream_helpers_refuse_a_stream_argument_before_any_io() -> None:
+    http = httpx.AsyncClient(transport=_AsyncNoNetwork())
+    async with AsyncOpenAI(api_key="sk", base_url=UNROUTABLE, http_client=http) as c:
+        helpers: list[Any] = [c.chat.completions.stream, c.responses.stream]
+        for helper in helpers:
+            with pytest.raises(TypeError, match="always streams"):
+                helper(model="m", messages=MESSAGES, stream=True)
+
+
 def test_known_arguments_pass_the_check(client: OpenAI) -> None:
     from rillet.resources._resource import create_params
     from rillet.resources.chat import _PARAMS

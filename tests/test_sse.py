@@ -17,8 +17,7 @@ Row = tuple[str, str, str | None, int | None]
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:
     decoder = SSEDecoder()
-    events = [event for chunk in chunks for event in decoder.feed(chunk)]
-    return events + decoder.flush()
+    return [event for chunk in chunks for event in decoder.feed(chunk)]
 
 
 def rows(events: list[ServerSentEvent]) -> list[Row]:
@@ -215,10 +214,9 @@ def test_invalid_utf8_decodes_with_replacement_but_raw_data_is_untouched() -> No
     assert event.raw_data == b"a\xffb\xe2\x82"
 
 
-def test_flush_discards_an_unterminated_event() -> None:
+def test_an_unterminated_event_is_never_dispatched() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: complete\n\ndata: partial\n") == [ServerSentEvent("complete")]
-    assert decoder.flush() == []
     assert decode(b"data: x") == []
     assert decode(b"data: x\r") == []
 

@@ -1,15 +1,16 @@
 """`OpenAI` and `AsyncOpenAI`: settings, headers and request building, shared by both.
 
 The two classes differ only in the httpx client they own and in how a request is awaited;
-`_ClientCore` does the rest.
+`_ClientCore` (settings, requests) and `_Client` (the httpx client, the resources) do the
+rest. Resources call `_request(spec, cast_to)` for a parsed body and `_stream(spec, ...)`
+for a stream of typed items, both typed, so what an endpoint returns is checked.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, Generic, TypedDict, TypeVar, Unpack, cast
 
 import httpx
 import orjson
@@ -25,14 +26,15 @@ from rillet._models import BaseModel
 from rillet._send import AsyncSender, RequestSpec, SyncSender, parse_json
 from rillet._streams.stream import AsyncStream, EventDecoder, Progress, Stream
 from rillet._transports.http11 import AsyncHTTP11Transport, HTTP11Transport, env_proxies_set
-from rillet._types import NOT_GIVEN, NotGiven, Omit, is_given
+from rillet._types import NOT_GIVEN, AsyncCloses, Closes, NotGiven, Omit, is_given
 from rillet._types import REQUEST_OPTIONS as _REQUEST_OPTIONS
 from rillet._version import __version__
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
 
-M = TypeVar("M", bound=BaseModel)
-_Self = TypeVar("_Self", bound="_ClientCore")
+T = TypeVar("T")  # what a request's body is parsed as
+E = TypeVar("E")  # a stream's items
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 _BODYLESS = frozenset({"GET", "DELETE"})
 _MISSING_KEY = (
@@ -166,19 +168,6 @@ class _ClientCore:
                 settings[name] = {**settings[name], **add}
         return {**settings, **overrides}
 
-    def _pool_options(
-        self, limits: httpx.Limits | None, fast: type[HTTP11Transport | AsyncHTTP11Transport]
-    ) -> dict[str, Any]:
-        """How the default httpx client of either kind is built: on rillet's HTTP/1.1
-        transport (`fast`), unless the environment names a proxy, which needs httpx's own."""
-        limits = limits or DEFAULT_CONNECTION_LIMITS
-        return {
-            "timeout": self.timeout,
-            "limits": limits,
-            "follow_redirects": True,
-            "transport": None if env_proxies_set() else fast(limits=limits),
-        }
-
     def _spec(
         self,
         method: str,
@@ -220,23 +209,72 @@ class _ClientCore:
             idle_timeout=self.stream_idle_timeout if isinstance(idle, NotGiven) else idle,
         )
 
+    def _generic(
+        self, method: str, path: str, body: object, options: Mapping[str, Any] | None
+    ) -> RequestSpec:
+        """The request of `client.get/post/delete(path, ...)`."""
+        return self._spec(method, path, _generic_params(body, options))
 
-def _result(
-    response: httpx.Response,
-    spec: RequestSpec,
-    cast_to: type[M],
-    item: Callable[[dict[str, Any]], Any] | None,
-    progress: Callable[[], Progress],
-    stream_cls: type[Stream[Any]] | type[AsyncStream[Any]],
-) -> Any:
-    """What an endpoint call returns: a stream of items, or the parsed body as `cast_to`."""
-    if spec.stream and item is not None:
-        return stream_cls(response, EventDecoder(response, item, progress()), spec.idle_timeout)
+
+class _Client(_ClientCore, Generic[H]):
+    """Around the httpx client (`H`): built, or the user's, then the sender and the resources
+    bound to it (`_bind`). Subclasses name the kinds of httpx client and transport."""
+
+    _http_type: type[H]
+    _transport_type: type[HTTP11Transport] | type[AsyncHTTP11Transport]
+
+    def __init__(
+        self,
+        *,
+        http_client: H | None = None,
+        connection_limits: httpx.Limits | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> None:
+        super().__init__(**settings)
+        # The transport this client built for its own httpx client, for tests and debugging
+        # (httpx has no public way to ask a client for its transport). None when the httpx
+        # client is the user's or shared by `with_options`, or a proxy needs httpx's own.
+        self._transport: HTTP11Transport | AsyncHTTP11Transport | None = None
+        self._http: H = http_client or self._own_http(connection_limits)
+        self._bind()
+
+    def _own_http(self, limits: httpx.Limits | None) -> H:
+        """The httpx client made when the user passes none: on rillet's HTTP/1.1 transport,
+        unless the environment names a proxy, which needs httpx's own."""
+        limits = limits or DEFAULT_CONNECTION_LIMITS
+        if not env_proxies_set():
+            self._transport = self._transport_type(limits=limits)
+        options: dict[str, Any] = {
+            "timeout": self.timeout,
+            "limits": limits,
+            "follow_redirects": True,
+            "transport": self._transport,
+        }
+        return self._http_type(**options)
+
+    def _bind(self) -> None:
+        raise NotImplementedError
+
+    def _settings(self) -> dict[str, Any]:
+        return {"http_client": self._http, **super()._settings()}
+
+
+def _cast(response: httpx.Response, cast_to: type[T]) -> T:
+    """A read response's body as `cast_to`: a model, the response itself, or (`object`,
+    `dict`) the JSON as it came."""
     if isinstance(cast_to, type) and issubclass(cast_to, BaseModel):
         return cast_to.construct(parse_json(response))
     if cast_to is httpx.Response:
-        return response
-    return parse_json(response)  # `object` or `dict`: the JSON as it came
+        return cast(T, response)
+    return cast(T, parse_json(response))
+
+
+def _events(
+    response: httpx.Response,
+    construct: Callable[[dict[str, Any]], E],
+    progress: Callable[[], Progress],
+) -> EventDecoder[E]:
+    return EventDecoder(response, construct, progress())
 
 
 def _generic_params(body: object, options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -251,45 +289,41 @@ def _generic_params(body: object, options: Mapping[str, Any] | None) -> dict[str
     return params
 
 
-class OpenAI(_ClientCore):
+class OpenAI(Closes, _Client[httpx.Client]):
     """The synchronous client. Use as a context manager, or call `close()`, to free connections."""
 
-    def __init__(
-        self,
-        *,
-        http_client: httpx.Client | None = None,
-        connection_limits: httpx.Limits | None = None,
-        **settings: Unpack[ClientSettings],
-    ) -> None:
-        super().__init__(**settings)
-        self._http = http_client or httpx.Client(
-            **self._pool_options(connection_limits, HTTP11Transport)
-        )
-        self._sender = SyncSender(self._http)
+    _http_type = httpx.Client
+    _transport_type = HTTP11Transport
 
+    def _bind(self) -> None:
         from rillet.resources.chat import Chat
         from rillet.resources.models import Models
         from rillet.resources.responses import Responses
 
+        self._sender = SyncSender(self._http)
         self.chat = Chat(self)
         self.models = Models(self)
         self.responses = Responses(self)
 
-    def _call(
+    def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
+        """Send `spec`; its read body as `cast_to`."""
+        return _cast(self._sender.send(spec), cast_to)
+
+    def _stream(
         self,
         spec: RequestSpec,
-        cast_to: type[M],
-        item: Callable[[dict[str, Any]], Any] | None = None,
+        construct: Callable[[dict[str, Any]], E],
         progress: Callable[[], Progress] = Progress,
-    ) -> Any:
+    ) -> Stream[E]:
+        """Send `spec`; a stream of `construct(data)` items, finished as `progress` says."""
         response = self._sender.send(spec)
-        return _result(response, spec, cast_to, item, progress, Stream)
+        return Stream(response, _events(response, construct, progress), spec.idle_timeout)
 
     def get(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
     ) -> Any:
         """Any GET endpoint, for paths the resources do not cover (as officially)."""
-        return self._call(self._spec("GET", path, _generic_params(None, options)), cast_to)
+        return self._request(self._generic("GET", path, None, options), cast_to)
 
     def post(
         self,
@@ -299,74 +333,56 @@ class OpenAI(_ClientCore):
         body: object = None,
         options: Mapping[str, Any] | None = None,
     ) -> Any:
-        return self._call(self._spec("POST", path, _generic_params(body, options)), cast_to)
+        return self._request(self._generic("POST", path, body, options), cast_to)
 
     def delete(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
     ) -> Any:
-        return self._call(self._spec("DELETE", path, _generic_params(None, options)), cast_to)
+        return self._request(self._generic("DELETE", path, None, options), cast_to)
 
     def with_options(self, **overrides: Any) -> OpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
-        settings = {"http_client": self._http, **self._copy_settings(overrides)}
-        return OpenAI(**settings)
+        return OpenAI(**self._copy_settings(overrides))
 
     copy = with_options
 
     def close(self) -> None:
         self._sender.close()
 
-    def __enter__(self) -> OpenAI:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncOpenAI(_ClientCore):
+class AsyncOpenAI(AsyncCloses, _Client[httpx.AsyncClient]):
     """The asynchronous client. Use `async with`, or `await close()`, to free connections."""
 
-    def __init__(
-        self,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        connection_limits: httpx.Limits | None = None,
-        **settings: Unpack[ClientSettings],
-    ) -> None:
-        super().__init__(**settings)
-        self._http = http_client or httpx.AsyncClient(
-            **self._pool_options(connection_limits, AsyncHTTP11Transport)
-        )
-        self._sender = AsyncSender(self._http)
+    _http_type = httpx.AsyncClient
+    _transport_type = AsyncHTTP11Transport
 
+    def _bind(self) -> None:
         from rillet.resources.chat import AsyncChat
         from rillet.resources.models import AsyncModels
         from rillet.resources.responses import AsyncResponses
 
+        self._sender = AsyncSender(self._http)
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
         self.responses = AsyncResponses(self)
 
-    async def _call(
+    async def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
+        return _cast(await self._sender.send(spec), cast_to)
+
+    async def _stream(
         self,
         spec: RequestSpec,
-        cast_to: type[M],
-        item: Callable[[dict[str, Any]], Any] | None = None,
+        construct: Callable[[dict[str, Any]], E],
         progress: Callable[[], Progress] = Progress,
-    ) -> Any:
+    ) -> AsyncStream[E]:
         response = await self._sender.send(spec)
-        return _result(response, spec, cast_to, item, progress, AsyncStream)
+        return AsyncStream(response, _events(response, construct, progress), spec.idle_timeout)
 
     async def get(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
     ) -> Any:
         """Any GET endpoint, for paths the resources do not cover (as officially)."""
-        return await self._call(self._spec("GET", path, _generic_params(None, options)), cast_to)
+        return await self._request(self._generic("GET", path, None, options), cast_to)
 
     async def post(
         self,
@@ -376,30 +392,18 @@ class AsyncOpenAI(_ClientCore):
         body: object = None,
         options: Mapping[str, Any] | None = None,
     ) -> Any:
-        return await self._call(self._spec("POST", path, _generic_params(body, options)), cast_to)
+        return await self._request(self._generic("POST", path, body, options), cast_to)
 
     async def delete(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
     ) -> Any:
-        return await self._call(self._spec("DELETE", path, _generic_params(None, options)), cast_to)
+        return await self._request(self._generic("DELETE", path, None, options), cast_to)
 
     def with_options(self, **overrides: Any) -> AsyncOpenAI:
         """A copy with some settings changed; it shares this client's connection pool."""
-        settings = {"http_client": self._http, **self._copy_settings(overrides)}
-        return AsyncOpenAI(**settings)
+        return AsyncOpenAI(**self._copy_settings(overrides))
 
     copy = with_options
 
     async def close(self) -> None:
         await self._sender.close()
-
-    async def __aenter__(self) -> AsyncOpenAI:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

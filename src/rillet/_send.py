@@ -1,8 +1,8 @@
 """The send loop: one API call sent, and re-sent as the retry policy allows, over httpx.
 
-`SyncSender` and `AsyncSender` differ only in their I/O calls; every decision (what
-to retry, how long to wait, which exception a failure becomes) is made by the functions
-here that both call.
+`SyncSender` and `AsyncSender` differ only in their I/O calls; every decision (whether an
+answer is the stream asked for, what to retry, how long to wait, which exception a failure
+becomes) is made by `_Attempts`, which both call.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _describe(response: httpx.Response) -> str:
 
 
 def start_stream(response: httpx.Response, idle_timeout: float | None) -> None:
-    """Check a 2xx answer really is an event stream and arm the idle timeout for its body."""
+    """Arm the idle timeout for the body of a stream that is about to be read."""
     if idle_timeout is not None:
         # httpcore reads the body's read timeout from the request when body reading begins,
         # so this makes every later socket read wait at most `idle_timeout` seconds.
@@ -101,7 +101,8 @@ def not_a_stream_error(response: httpx.Response) -> APIResponseValidationError:
 
 
 class _Attempts:
-    """Counts tries and turns each failure into either a wait or the final exception."""
+    """Every decision of the send loop: counts tries, says whether an answer is the stream
+    asked for, and turns each failure into either a wait or the final exception."""
 
     __slots__ = ("done", "spec")
 
@@ -109,19 +110,32 @@ class _Attempts:
         self.spec = spec
         self.done = 0
 
+    def streams(self, response: httpx.Response) -> bool:
+        """Whether `response` (unread) is the event stream asked for, to hand on as it is;
+        anything else is read first."""
+        if response.is_success and self.spec.stream and is_event_stream(response):
+            start_stream(response, self.spec.idle_timeout)
+            return True
+        return False
+
+    def after_read(self, response: httpx.Response) -> float | None:
+        """None to return this read response; else a wait before retrying it, or it raises."""
+        if response.is_success:
+            if self.spec.stream:
+                raise not_a_stream_error(response)
+            return None
+        if self.done < self.spec.max_retries and should_retry_response(response):
+            self.done += 1
+            return retry_delay(self.done - 1, response.headers)
+        raise status_error(response, body_of(response))
+
     def after_error(self, exc: Exception, request: httpx.Request) -> float:
+        """A wait before retrying after a transport failure, or it raises the typed error."""
         error = transport_error(exc, request)
         if self.done >= self.spec.max_retries:
             raise error from exc
         self.done += 1
         return retry_delay(self.done - 1)
-
-    def after_status(self, response: httpx.Response) -> float | None:
-        """A wait before retrying this error response, or None to raise it (after reading)."""
-        if self.done < self.spec.max_retries and should_retry_response(response):
-            self.done += 1
-            return retry_delay(self.done - 1, response.headers)
-        return None
 
 
 class SyncSender:
@@ -135,21 +149,14 @@ class SyncSender:
             request = build_request(self.http, spec)
             try:
                 response = self.http.send(request, stream=True)
-                if response.is_success and spec.stream:
-                    if not is_event_stream(response):
-                        response.read()
-                        raise not_a_stream_error(response)
-                    start_stream(response, spec.idle_timeout)
+                if attempts.streams(response):
                     return response
                 response.read()
             except httpx.TransportError as exc:
                 time.sleep(attempts.after_error(exc, request))
                 continue
-            if response.is_success:
+            if (wait := attempts.after_read(response)) is None:
                 return response
-            wait = attempts.after_status(response)
-            if wait is None:
-                raise status_error(response, body_of(response))
             time.sleep(wait)
 
     def close(self) -> None:
@@ -161,27 +168,19 @@ class AsyncSender:
         self.http = http
 
     async def send(self, spec: RequestSpec) -> httpx.Response:
-        """The response to `spec`, retried as allowed: a stream unread, anything else read."""
         attempts = _Attempts(spec)
         while True:
             request = build_request(self.http, spec)
             try:
                 response = await self.http.send(request, stream=True)
-                if response.is_success and spec.stream:
-                    if not is_event_stream(response):
-                        await response.aread()
-                        raise not_a_stream_error(response)
-                    start_stream(response, spec.idle_timeout)
+                if attempts.streams(response):
                     return response
                 await response.aread()
             except httpx.TransportError as exc:
                 await asyncio.sleep(attempts.after_error(exc, request))
                 continue
-            if response.is_success:
+            if (wait := attempts.after_read(response)) is None:
                 return response
-            wait = attempts.after_status(response)
-            if wait is None:
-                raise status_error(response, body_of(response))
             await asyncio.sleep(wait)
 
     async def close(self) -> None:

@@ -115,7 +115,8 @@ class SSEDecoder:
 
     Complete events are parsed as soon as their blank line arrives; bytes of an unfinished
     event wait in ``_parts`` (a list, so a huge event arriving in small reads is joined
-    once rather than re-copied on every feed).
+    once rather than re-copied on every feed). At the end of the stream there is nothing to
+    flush: the spec discards an event whose blank line never came.
     """
 
     __slots__ = ("_bom_pending", "_last_id", "_parts", "_retry", "_skip_lf")
@@ -185,12 +186,6 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
         return events
-
-    def flush(self) -> list[ServerSentEvent]:
-        """End of stream: the spec discards an event whose blank line never came."""
-        self._parts = []
-        self._skip_lf = False
-        return []
 
     def _strip_prefix(self, chunk: bytes) -> bytes:
         """Drop a BOM at the very start of the stream, and the LF of a CRLF split across feeds."""

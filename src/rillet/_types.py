@@ -1,9 +1,10 @@
-"""Sentinels and option shapes shared by every request."""
+"""Sentinels and option shapes shared by every request, and the `with` support of whatever
+holds a connection (clients, streams)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Self, TypedDict
 
 import httpx
 
@@ -76,3 +77,33 @@ REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
 
 def is_given(value: Any) -> bool:
     return not isinstance(value, (NotGiven, Omit))
+
+
+class Closes:
+    """`with obj:` for an object whose `close()` frees what it holds; the block gives `obj`."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncCloses:
+    """`async with obj:` for an object whose `await close()` frees what it holds."""
+
+    __slots__ = ()
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

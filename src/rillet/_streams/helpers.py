@@ -8,12 +8,12 @@ send the request when their `with` block is entered, as the official helpers do.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 import httpx
 
 from rillet._streams.stream import AsyncStream, Stream
+from rillet._types import AsyncCloses, Closes
 
 __all__ = ["AsyncHelperStream", "AsyncStreamManager", "HelperStream", "StreamManager"]
 
@@ -33,7 +33,7 @@ S = TypeVar("S", bound=_Closes)
 AS = TypeVar("AS", bound=_ClosesAsync)
 
 
-class HelperStream(Generic[I, E]):
+class HelperStream(Closes, Generic[I, E]):
     def __init__(self, raw: Stream[I], handle: Callable[[I], list[E]]) -> None:
         self._raw = raw
         self._events = self._run(handle)
@@ -52,7 +52,7 @@ class HelperStream(Generic[I, E]):
     def __next__(self) -> E:
         return next(self._events)
 
-    def until_done(self) -> HelperStream[I, E]:
+    def until_done(self) -> Self:
         """Read the rest of the stream (the state still sees every item)."""
         for _ in self._events:
             pass
@@ -61,19 +61,8 @@ class HelperStream(Generic[I, E]):
     def close(self) -> None:
         self._raw.close()
 
-    def __enter__(self) -> HelperStream[I, E]:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncHelperStream(Generic[I, E]):
+class AsyncHelperStream(AsyncCloses, Generic[I, E]):
     def __init__(self, raw: AsyncStream[I], handle: Callable[[I], list[E]]) -> None:
         self._raw = raw
         self._events = self._run(handle)
@@ -93,7 +82,7 @@ class AsyncHelperStream(Generic[I, E]):
     async def __anext__(self) -> E:
         return await self._events.__anext__()
 
-    async def until_done(self) -> AsyncHelperStream[I, E]:
+    async def until_done(self) -> Self:
         async for _ in self._events:
             pass
         return self
@@ -102,17 +91,6 @@ class AsyncHelperStream(Generic[I, E]):
         await self._raw.close()
 
     aclose = close
-
-    async def __aenter__(self) -> AsyncHelperStream[I, E]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 class StreamManager(Generic[S]):
@@ -126,12 +104,7 @@ class StreamManager(Generic[S]):
         self._stream = self._open()
         return self._stream
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._stream is not None:
             self._stream.close()
 
@@ -145,11 +118,6 @@ class AsyncStreamManager(Generic[AS]):
         self._stream = await self._open()
         return self._stream
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._stream is not None:
             await self._stream.close()

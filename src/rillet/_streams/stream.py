@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -26,6 +25,7 @@ from rillet._exceptions import (
 )
 from rillet._models import ResponseShapeError
 from rillet._sse import SSEDecoder
+from rillet._types import AsyncCloses, Closes
 
 __all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream"]
 
@@ -48,8 +48,8 @@ class Progress:
         self.seen: set[Any] = set()
         self.finished: set[Any] = set()
 
-    def observe(self, data: dict[str, Any], event: str) -> object | None:
-        """Note one event; return the error it reports, if it reports one."""
+    def observe(self, data: dict[str, Any]) -> object | None:
+        """Note one event's data; return the error it reports, if it reports one."""
         error: object | None = data.get("error")
         if error is not None:
             return error
@@ -110,7 +110,7 @@ class EventDecoder(Generic[T]):
                 raise self._invalid(raw, f"Malformed JSON in a stream event ({exc})") from None
             if type(data) is not dict:
                 raise self._invalid(raw, "A stream event's data is not a JSON object")
-            error = observe(data, sse.event)
+            error = observe(data)
             if error is not None:
                 raise _stream_error(self._response.request, error)
             try:
@@ -124,7 +124,6 @@ class EventDecoder(Generic[T]):
 
     def finish(self) -> None:
         """The body has ended: fine after `[DONE]` or a finished stream, else truncation."""
-        self._sse.flush()
         if not self.done and not self._progress.complete():
             raise IncompleteStreamError(
                 message=f"The stream ended without [DONE] {self._progress.missing()}; "
@@ -176,8 +175,8 @@ async def _aiterate(
         await response.aclose()
 
 
-class Stream(Generic[T]):
-    """Iterate for items; `.close()` or a `with` block gives the connection back early."""
+class _BaseStream(Generic[T]):
+    """What both streams are made of: the response, and the iterator `_open` starts over it."""
 
     response: httpx.Response
 
@@ -185,7 +184,17 @@ class Stream(Generic[T]):
         self, response: httpx.Response, decoder: EventDecoder[T], idle: float | None = None
     ) -> None:
         self.response = response
-        self._iterator = _iterate(response, decoder, idle)
+        self._open(decoder, idle)
+
+    def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
+        raise NotImplementedError
+
+
+class Stream(Closes, _BaseStream[T]):
+    """Iterate for items; `.close()` or a `with` block gives the connection back early."""
+
+    def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
+        self._iterator = _iterate(self.response, decoder, idle)
 
     def __iter__(self) -> Iterator[T]:
         # Delegating (rather than handing out the inner generator) keeps this stream alive
@@ -199,17 +208,6 @@ class Stream(Generic[T]):
         self._iterator.close()
         self.response.close()
 
-    def __enter__(self) -> Stream[T]:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __del__(self) -> None:
         # A stream dropped mid-way must not keep its pooled connection checked out.
         response = getattr(self, "response", None)
@@ -220,16 +218,11 @@ class Stream(Generic[T]):
 _pending_closes: set[asyncio.Task[None]] = set()
 
 
-class AsyncStream(Generic[T]):
+class AsyncStream(AsyncCloses, _BaseStream[T]):
     """`async for` items; `await .close()` or `async with` gives the connection back early."""
 
-    response: httpx.Response
-
-    def __init__(
-        self, response: httpx.Response, decoder: EventDecoder[T], idle: float | None = None
-    ) -> None:
-        self.response = response
-        self._iterator = _aiterate(response, decoder, idle)
+    def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
+        self._iterator = _aiterate(self.response, decoder, idle)
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -246,17 +239,6 @@ class AsyncStream(Generic[T]):
         await self.response.aclose()
 
     aclose = close
-
-    async def __aenter__(self) -> AsyncStream[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __del__(self) -> None:
         # Closing needs the event loop; hand it the work if the loop is still running.

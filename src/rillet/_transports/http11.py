@@ -20,13 +20,13 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
 from rillet._constants import DEFAULT_CONNECTION_LIMITS
-from rillet._transports.pool import Grant, Origin, PoolSlots
+from rillet._transports.pool import Grant, Origin, Pooled, PoolSlots
 from rillet._transports.wire import (
     BodyDecoder,
     ResponseHead,
@@ -47,6 +47,8 @@ HIGH_WATER = 1024 * 1024  # async: stop reading the socket while this much waits
 SETTLE_BYTES = 64 * 1024
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _Timeouts = dict[str, float | None]
+_TLS = Callable[[], ssl.SSLContext]  # the transport's TLS context, made on first use
+_Lock = contextlib.AbstractContextManager[Any]
 
 
 def env_proxies_set() -> bool:
@@ -135,16 +137,186 @@ def _no_response() -> httpx.RemoteProtocolError:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
 
-class _Shared:
-    """Settings both transports take: TLS, limits, and the fallback's options."""
+def _pool_timeout() -> httpx.PoolTimeout:
+    return httpx.PoolTimeout("Timed out waiting for a free connection.")
+
+
+def _deadline(timeouts: _Timeouts) -> float | None:
+    """When waiting for a connection must end (`time.monotonic`), if ever."""
+    wait = timeouts.get("pool")
+    return None if wait is None else time.monotonic() + wait
+
+
+def _upload(request: httpx.Request) -> tuple[bytes, bool | None]:
+    """The first write of a request, and how its body follows: None when that write holds
+    all of it (the usual JSON body: one write), else whether the rest goes chunked."""
+    head = _request_head(request)
+    chunked = bool(_is_chunked(request))
+    if isinstance(request.stream, httpx.ByteStream) and not chunked:
+        return head + request.content, None
+    return head, chunked
+
+
+def _framed(piece: bytes, chunked: bool) -> bytes:
+    return encode_chunk(piece) if chunked else piece
+
+
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+# -- both kinds: pool, body and transport logic, without I/O ---------------------------------
+
+
+class _Conn(Pooled, Protocol):
+    """What the shared code asks of a connection, sync or async."""
+
+    buffer: bytearray
+
+    def is_clean(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+Conn = TypeVar("Conn", bound=_Conn)
+
+
+class _Pool(Generic[Conn]):
+    """The pool logic both kinds share around one `PoolSlots`: reuse, give back, drop, close.
+
+    `_lock` guards the slots (a real lock for sync, none needed on one event loop) and
+    `_notify` tells one waiter that a slot or connection may be free; only acquiring, which
+    waits, is written for each kind.
+    """
+
+    def __init__(self, limits: httpx.Limits, tls: _TLS, lock: _Lock) -> None:
+        self._slots: PoolSlots[Conn] = PoolSlots(limits)
+        self._tls = tls
+        self._lock = lock
+
+    def _notify(self) -> None:
+        raise NotImplementedError
+
+    def _reuse(self, conn: Conn | None, doomed: list[Conn]) -> Conn | None:
+        """After a checkout: close what it doomed; the idle connection it gave, if clean."""
+        for old in doomed:
+            old.close()
+        if conn is not None:
+            if conn.is_clean():
+                return conn
+            self.drop(conn)
+        return None
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        """Around connecting in a slot checkout reserved: a failure frees the slot."""
+        try:
+            yield
+        except BaseException:
+            self._forget()
+            raise
+
+    def release(self, conn: Conn, reusable: bool) -> None:
+        with self._lock:
+            doomed = self._slots.checkin(conn, reusable, time.monotonic())
+            self._notify()
+        if doomed is not None:
+            doomed.close()
+
+    def drop(self, conn: Conn) -> None:
+        conn.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._slots.forget()
+            self._notify()
+
+    def close(self) -> None:
+        with self._lock:
+            idle = self._slots.close()
+        for conn in idle:
+            conn.close()
+
+
+class _Body(Generic[Conn]):
+    """One response body; gives the connection back when read to the end, drops it if not.
+
+    `_pieces` decodes; each kind's iterator only receives when it yields b"".
+    """
 
     def __init__(
-        self, verify: ssl.SSLContext | bool, limits: httpx.Limits, trust_env: bool
+        self,
+        pool: _Pool[Conn],
+        conn: Conn,
+        request: httpx.Request,
+        head: ResponseHead,
+        timeouts: _Timeouts,
+    ) -> None:
+        self._pool = pool
+        self._conn: Conn | None = conn
+        self._decoder = decoder = body_decoder(request.method.encode("ascii"), head)
+        self._reusable = decoder.reusable and keeps_alive(head, request.headers)
+        self._timeouts = timeouts  # read again at every receive: callers may change "read"
+
+    def _pieces(self, buffer: bytearray) -> Iterator[bytes]:
+        """The body's data as `buffer` holds it; b"" when more must be received first. At
+        the end the connection goes back before the last data is handed out."""
+        decoder = self._decoder
+        while True:
+            data = decoder.decode(buffer)
+            if decoder.done:
+                self._finish()
+                if data:
+                    yield data
+                return
+            yield data
+
+    def _finish(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.release(conn, self._reusable and not conn.buffer)
+
+    def _settle(self) -> None:
+        """On close, after reading on through what had arrived: a body read to its end gives
+        its connection back, any other drops it."""
+        if self._decoder.done:
+            self._finish()
+        elif self._conn is not None:
+            conn, self._conn = self._conn, None
+            self._pool.drop(conn)
+
+
+P = TypeVar("P", bound=_Pool[Any])
+F = TypeVar("F", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
+
+
+class _Transport(Generic[P, F]):
+    """What both transports share: settings, TLS, the connection pool (`P`), and httpx's
+    own transport (`F`) for the requests they do not cover."""
+
+    _fallback_type: type[F]
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
+        trust_env: bool = True,
     ) -> None:
         self._verify = verify
         self._limits = limits
         self._trust_env = trust_env
         self._ssl: ssl.SSLContext | None = None
+        self._pool: P = self._new_pool(limits)
+        self._fallback: F | None = None
+
+    def _new_pool(self, limits: httpx.Limits) -> P:
+        raise NotImplementedError
+
+    @property
+    def limits(self) -> httpx.Limits:
+        """The connection limits this transport's pool keeps to."""
+        return self._limits
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -156,8 +328,18 @@ class _Shared:
             )
         return self._ssl
 
-    def _fallback_options(self) -> dict[str, Any]:
-        return {"verify": self._verify, "limits": self._limits, "trust_env": self._trust_env}
+    def _covers(self, request: httpx.Request) -> bool:
+        return not _needs_fallback(request)
+
+    def _fallback_for(self, request: httpx.Request) -> F | None:
+        """httpx's own transport if `request` needs it (made on first use), else None."""
+        if self._covers(request):
+            return None
+        if self._fallback is None:
+            self._fallback = self._fallback_type(
+                verify=self._verify, limits=self._limits, trust_env=self._trust_env
+            )
+        return self._fallback
 
 
 # -- sync -----------------------------------------------------------------------------------
@@ -174,7 +356,7 @@ class _SyncConnection:
         self._timeout: float | None = sock.gettimeout()
 
     @classmethod
-    def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _Shared) -> _SyncConnection:
+    def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _TLS) -> _SyncConnection:
         scheme, host, port = origin
         name = host.decode("ascii")
         try:
@@ -184,7 +366,7 @@ class _SyncConnection:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == b"https":
-                sock = tls.ssl_context().wrap_socket(sock, server_hostname=name)
+                sock = tls().wrap_socket(sock, server_hostname=name)
         except BaseException as exc:
             sock.close()
             if isinstance(exc, OSError):
@@ -235,101 +417,45 @@ class _SyncConnection:
         self._sock.close()
 
 
-class _SyncPool:
-    def __init__(self, limits: httpx.Limits, tls: _Shared) -> None:
-        self._slots: PoolSlots[_SyncConnection] = PoolSlots(limits)
-        self._lock = threading.Condition()
-        self._tls = tls
+class _SyncPool(_Pool[_SyncConnection]):
+    def __init__(self, limits: httpx.Limits, tls: _TLS) -> None:
+        self._cond = threading.Condition()
+        super().__init__(limits, tls, self._cond)
+
+    def _notify(self) -> None:
+        self._cond.notify()
 
     def acquire(self, origin: Origin, timeouts: _Timeouts) -> _SyncConnection:
-        wait = timeouts.get("pool")
-        deadline = None if wait is None else time.monotonic() + wait
+        deadline = _deadline(timeouts)
         while True:
-            with self._lock:
+            with self._cond:
                 grant, conn, doomed = self._slots.checkout(origin, time.monotonic())
                 if grant is Grant.WAIT:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        raise httpx.PoolTimeout("Timed out waiting for a free connection.")
-                    self._lock.wait(left)
-            for old in doomed:
-                old.close()
-            if conn is not None:
-                if conn.is_clean():
-                    return conn
-                self.drop(conn)
-            elif grant is Grant.OPEN:
-                try:
+                        raise _pool_timeout()
+                    self._cond.wait(left)
+            if (reused := self._reuse(conn, doomed)) is not None:
+                return reused
+            if grant is Grant.OPEN:
+                with self._opening():
                     return _SyncConnection.connect(origin, timeouts, self._tls)
-                except BaseException:
-                    self._forget()
-                    raise
-
-    def release(self, conn: _SyncConnection, reusable: bool) -> None:
-        with self._lock:
-            doomed = self._slots.checkin(conn, reusable, time.monotonic())
-            self._lock.notify()
-        if doomed is not None:
-            doomed.close()
-
-    def drop(self, conn: _SyncConnection) -> None:
-        conn.close()
-        self._forget()
-
-    def _forget(self) -> None:
-        with self._lock:
-            self._slots.forget()
-            self._lock.notify()
-
-    def close(self) -> None:
-        with self._lock:
-            idle = self._slots.close()
-        for conn in idle:
-            conn.close()
 
 
-class _SyncBody(httpx.SyncByteStream):
-    """One response body; gives the connection back when read to the end, drops it if not."""
-
-    def __init__(
-        self,
-        pool: _SyncPool,
-        conn: _SyncConnection,
-        decoder: BodyDecoder,
-        reusable: bool,
-        timeouts: _Timeouts,
-    ) -> None:
-        self._pool = pool
-        self._conn: _SyncConnection | None = conn
-        self._decoder = decoder
-        self._reusable = reusable
-        self._timeouts = timeouts  # read again at every receive: callers may change "read"
-
+class _SyncBody(_Body[_SyncConnection], httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
-        conn, decoder = self._conn, self._decoder
+        conn = self._conn
         if conn is None:
             return
-        buffer = conn.buffer
         try:
-            while True:
-                data = decoder.decode(buffer)
-                if decoder.done:
-                    self._finish()
-                    if data:
-                        yield data
-                    return
+            for data in self._pieces(conn.buffer):
                 if data:
                     yield data
                 elif not conn.receive(self._timeouts.get("read")):
-                    decoder.end_of_input()
+                    self._decoder.end_of_input()
         except BaseException:
             self.close()
             raise
-
-    def _finish(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self._pool.release(conn, self._reusable and not conn.buffer)
 
     def close(self) -> None:
         conn, decoder = self._conn, self._decoder
@@ -339,62 +465,44 @@ class _SyncBody(httpx.SyncByteStream):
                 budget = _discard(decoder, conn.buffer, budget)
                 if decoder.done or budget <= 0 or not conn.receive_ready():
                     break
-        if decoder.done:
-            self._finish()
-        elif conn is not None:
-            self._conn = None
-            self._pool.drop(conn)
+        self._settle()
 
 
-class HTTP11Transport(_Shared, httpx.BaseTransport):
+class HTTP11Transport(_Transport[_SyncPool, httpx.HTTPTransport], httpx.BaseTransport):
     """A pooled HTTP/1.1 transport over blocking sockets."""
 
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
-        trust_env: bool = True,
-    ) -> None:
-        super().__init__(verify, limits, trust_env)
-        self._pool = _SyncPool(limits, self)
-        self._fallback: httpx.HTTPTransport | None = None
+    _fallback_type = httpx.HTTPTransport
+
+    def _new_pool(self, limits: httpx.Limits) -> _SyncPool:
+        return _SyncPool(limits, self.ssl_context)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if _needs_fallback(request):
-            if self._fallback is None:
-                self._fallback = httpx.HTTPTransport(**self._fallback_options())
-            return self._fallback.handle_request(request)
+        if (fallback := self._fallback_for(request)) is not None:
+            return fallback.handle_request(request)
         timeouts: _Timeouts = request.extensions.get("timeout", {})
         conn = self._pool.acquire(_origin(request.url), timeouts)
         try:
             self._send(conn, request, timeouts.get("write"))
-            buffer = conn.buffer
-            while (head := parse_response_head(buffer)) is None:
+            while (head := parse_response_head(conn.buffer)) is None:
                 if not conn.receive(timeouts.get("read")):
                     raise _no_response()
-            decoder = body_decoder(request.method.encode("ascii"), head)
+            return _response(head, _SyncBody(self._pool, conn, request, head, timeouts))
         except BaseException:
             self._pool.drop(conn)
             raise
-        reusable = decoder.reusable and keeps_alive(head, request.headers)
-        return _response(head, _SyncBody(self._pool, conn, decoder, reusable, timeouts))
 
     @staticmethod
     def _send(conn: _SyncConnection, request: httpx.Request, timeout: float | None) -> None:
-        head = _request_head(request)
-        stream = request.stream
-        if isinstance(stream, httpx.ByteStream) and not _is_chunked(request):
-            conn.send(head + request.content, timeout)  # the usual JSON body: one write
+        first, chunked = _upload(request)
+        conn.send(first, timeout)
+        if chunked is None:
             return
-        conn.send(head, timeout)
-        chunked = _is_chunked(request)
-        assert isinstance(stream, httpx.SyncByteStream)
-        for piece in stream:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        for piece in request.stream:
             if piece:
-                conn.send(encode_chunk(piece) if chunked else piece, timeout)
+                conn.send(_framed(piece, chunked), timeout)
         if chunked:
-            conn.send(b"0\r\n\r\n", timeout)
+            conn.send(_LAST_CHUNK, timeout)
 
     def close(self) -> None:
         self._pool.close()
@@ -421,12 +529,12 @@ class _AsyncConnection(asyncio.Protocol):
         self._reading_paused = False
 
     @classmethod
-    async def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _Shared) -> _AsyncConnection:
+    async def connect(cls, origin: Origin, timeouts: _Timeouts, tls: _TLS) -> _AsyncConnection:
         scheme, host, port = origin
         conn = cls(origin)
         loop = asyncio.get_running_loop()
         name = host.decode("ascii")
-        context = tls.ssl_context() if scheme == b"https" else None
+        context = tls() if scheme == b"https" else None
         try:
             async with asyncio.timeout(timeouts.get("connect")):
                 transport, _ = await loop.create_connection(
@@ -530,30 +638,28 @@ class _AsyncConnection(asyncio.Protocol):
                 self._transport.abort()
 
 
-class _AsyncPool:
-    def __init__(self, limits: httpx.Limits, tls: _Shared) -> None:
-        self._slots: PoolSlots[_AsyncConnection] = PoolSlots(limits)
+class _AsyncPool(_Pool[_AsyncConnection]):
+    def __init__(self, limits: httpx.Limits, tls: _TLS) -> None:
+        super().__init__(limits, tls, contextlib.nullcontext())  # one event loop: no lock
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._tls = tls
+
+    def _notify(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def acquire(self, origin: Origin, timeouts: _Timeouts) -> _AsyncConnection:
-        wait = timeouts.get("pool")
-        deadline = None if wait is None else time.monotonic() + wait
+        deadline = _deadline(timeouts)
         while True:
             grant, conn, doomed = self._slots.checkout(origin, time.monotonic())
-            for old in doomed:
-                old.close()
-            if conn is not None:
-                if conn.is_clean():
-                    return conn
-                self.drop(conn)
-            elif grant is Grant.OPEN:
-                try:
+            if (reused := self._reuse(conn, doomed)) is not None:
+                return reused
+            if grant is Grant.OPEN:
+                with self._opening():
                     return await _AsyncConnection.connect(origin, timeouts, self._tls)
-                except BaseException:
-                    self._forget()
-                    raise
-            else:
+            if grant is Grant.WAIT:
                 await self._wait(deadline)
 
     async def _wait(self, deadline: float | None) -> None:
@@ -564,38 +670,13 @@ class _AsyncPool:
                 await waiter
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
-                self._wake_one()  # pass on the wake-up this waiter can no longer use
+                self._notify()  # pass on the wake-up this waiter can no longer use
             if isinstance(exc, TimeoutError):
-                raise httpx.PoolTimeout("Timed out waiting for a free connection.") from exc
+                raise _pool_timeout() from exc
             raise
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
-
-    def _wake_one(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def release(self, conn: _AsyncConnection, reusable: bool) -> None:
-        doomed = self._slots.checkin(conn, reusable, time.monotonic())
-        if doomed is not None:
-            doomed.close()
-        self._wake_one()
-
-    def drop(self, conn: _AsyncConnection) -> None:
-        conn.close()
-        self._forget()
-
-    def _forget(self) -> None:
-        self._slots.forget()
-        self._wake_one()
-
-    def close(self) -> None:
-        for conn in self._slots.close():
-            conn.close()
 
 
 def _loop_time(deadline: float) -> float:
@@ -603,109 +684,68 @@ def _loop_time(deadline: float) -> float:
     return asyncio.get_running_loop().time() + (deadline - time.monotonic())
 
 
-class _AsyncBody(httpx.AsyncByteStream):
-    """One response body; gives the connection back when read to the end, drops it if not."""
-
-    def __init__(
-        self,
-        pool: _AsyncPool,
-        conn: _AsyncConnection,
-        decoder: BodyDecoder,
-        reusable: bool,
-        timeouts: _Timeouts,
-    ) -> None:
-        self._pool = pool
-        self._conn: _AsyncConnection | None = conn
-        self._decoder = decoder
-        self._reusable = reusable
-        self._timeouts = timeouts
-
+class _AsyncBody(_Body[_AsyncConnection], httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        conn, decoder = self._conn, self._decoder
+        conn = self._conn
         if conn is None:
             return
-        buffer = conn.buffer
         try:
-            while True:
-                data = decoder.decode(buffer)
-                if decoder.done:
-                    self._finish()
-                    if data:
-                        yield data
-                    return
+            for data in self._pieces(conn.buffer):
                 if data:
                     yield data
                 elif not await conn.receive(self._timeouts.get("read")):
-                    decoder.end_of_input()
+                    self._decoder.end_of_input()
         except BaseException:
             await self.aclose()
             raise
-
-    def _finish(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self._pool.release(conn, self._reusable and not conn.buffer)
 
     async def aclose(self) -> None:
         conn, decoder = self._conn, self._decoder
         if conn is not None and not decoder.done:  # as for sync, from what the loop received
             _discard(decoder, conn.buffer, SETTLE_BYTES)
-        if decoder.done:
-            self._finish()
-        elif conn is not None:
-            self._conn = None
-            self._pool.drop(conn)
+        self._settle()
 
 
-class AsyncHTTP11Transport(_Shared, httpx.AsyncBaseTransport):
+class AsyncHTTP11Transport(
+    _Transport[_AsyncPool, httpx.AsyncHTTPTransport], httpx.AsyncBaseTransport
+):
     """A pooled HTTP/1.1 transport on the running asyncio loop."""
 
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
-        trust_env: bool = True,
-    ) -> None:
-        super().__init__(verify, limits, trust_env)
-        self._pool = _AsyncPool(limits, self)
-        self._fallback: httpx.AsyncHTTPTransport | None = None
+    _fallback_type = httpx.AsyncHTTPTransport
+
+    def _new_pool(self, limits: httpx.Limits) -> _AsyncPool:
+        return _AsyncPool(limits, self.ssl_context)
+
+    def _covers(self, request: httpx.Request) -> bool:
+        return super()._covers(request) and _on_asyncio()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if _needs_fallback(request) or not _on_asyncio():
-            if self._fallback is None:
-                self._fallback = httpx.AsyncHTTPTransport(**self._fallback_options())
-            return await self._fallback.handle_async_request(request)
+        if (fallback := self._fallback_for(request)) is not None:
+            return await fallback.handle_async_request(request)
         timeouts: _Timeouts = request.extensions.get("timeout", {})
         conn = await self._pool.acquire(_origin(request.url), timeouts)
         try:
             await self._send(conn, request, timeouts.get("write"))
-            buffer = conn.buffer
-            while (head := parse_response_head(buffer)) is None:
+            while (head := parse_response_head(conn.buffer)) is None:
                 if not await conn.receive(timeouts.get("read")):
                     raise _no_response()
-            decoder = body_decoder(request.method.encode("ascii"), head)
+            return _response(head, _AsyncBody(self._pool, conn, request, head, timeouts))
         except BaseException:
             self._pool.drop(conn)
             raise
-        reusable = decoder.reusable and keeps_alive(head, request.headers)
-        return _response(head, _AsyncBody(self._pool, conn, decoder, reusable, timeouts))
 
     @staticmethod
     async def _send(conn: _AsyncConnection, request: httpx.Request, timeout: float | None) -> None:
-        head = _request_head(request)
-        stream = request.stream
-        if isinstance(stream, httpx.ByteStream) and not _is_chunked(request):
-            await conn.send(head + request.content, timeout)
+        first, chunked = _upload(request)
+        await conn.send(first, timeout)
+        if chunked is None:
             return
-        await conn.send(head, timeout)
-        chunked = _is_chunked(request)
-        assert isinstance(stream, httpx.AsyncByteStream)
-        async for piece in stream:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        async for piece in request.stream:
             if piece:
-                await conn.send(encode_chunk(piece) if chunked else piece, timeout)
+                await conn.send(_framed(piece, chunked), timeout)
         if chunked:
-            await conn.send(b"0\r\n\r\n", timeout)
+            await conn.send(_LAST_CHUNK, timeout)
 
     async def aclose(self) -> None:
         self._pool.close()

@@ -14,7 +14,7 @@ from rillet._streams.helpers import (
 )
 from rillet._streams.stream import AsyncStream, Stream
 from rillet._types import NotGiven, RequestOptions
-from rillet.resources._resource import Resource, create_params
+from rillet.resources._resource import AsyncResource, Endpoint, Resource, SyncResource
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk
 from rillet.types.chat.chat_completion_stream_event import ChatCompletionStreamEvent
 
@@ -74,27 +74,31 @@ class ChatCompletionCreateParams(RequestOptions, total=False):
 
 
 _PARAMS = frozenset(ChatCompletionCreateParams.__annotations__) | {"stream"}
-_PATH = "/chat/completions"
+_ENDPOINT = Endpoint("/chat/completions", _PARAMS, ChatCompletion, ChatCompletionChunk.construct)
 
 
 def _stream_state(params: ChatCompletionCreateParams) -> ChatCompletionStreamState:
-    if "stream" in params:
-        raise TypeError("stream() always streams; do not pass `stream`")
     return ChatCompletionStreamState(
         input_tools=params.get("tools"), response_format=params.get("response_format")
     )
 
 
-class ChatCompletionStream(HelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]):
+class _Snapshot:
+    """The snapshot property both chat helper streams have."""
+
+    _state: ChatCompletionStreamState
+
+    @property
+    def current_completion_snapshot(self) -> ChatCompletion:
+        return self._state.current_completion_snapshot
+
+
+class ChatCompletionStream(_Snapshot, HelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]):
     """What `chat.completions.stream()` yields: each chunk, plus content and tool-call events."""
 
     def __init__(self, raw: Stream[ChatCompletionChunk], state: ChatCompletionStreamState) -> None:
         super().__init__(raw, state.handle_chunk)
         self._state = state
-
-    @property
-    def current_completion_snapshot(self) -> ChatCompletion:
-        return self._state.current_completion_snapshot
 
     def get_final_completion(self) -> ChatCompletion:
         """Read to the end; the completion as `stream=False` would have returned it."""
@@ -102,23 +106,21 @@ class ChatCompletionStream(HelperStream[ChatCompletionChunk, ChatCompletionStrea
         return self._state.get_final_completion()
 
 
-class AsyncChatCompletionStream(AsyncHelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]):
+class AsyncChatCompletionStream(
+    _Snapshot, AsyncHelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]
+):
     def __init__(
         self, raw: AsyncStream[ChatCompletionChunk], state: ChatCompletionStreamState
     ) -> None:
         super().__init__(raw, state.handle_chunk)
         self._state = state
 
-    @property
-    def current_completion_snapshot(self) -> ChatCompletion:
-        return self._state.current_completion_snapshot
-
     async def get_final_completion(self) -> ChatCompletion:
         await self.until_done()
         return self._state.get_final_completion()
 
 
-class Completions(Resource["OpenAI"]):
+class Completions(SyncResource):
     @overload
     def create(
         self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
@@ -137,23 +139,17 @@ class Completions(Resource["OpenAI"]):
     def create(
         self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion | Stream[ChatCompletionChunk]:
-        spec = self._client._spec("POST", _PATH, create_params(params, stream, _PARAMS))
-        result: ChatCompletion | Stream[ChatCompletionChunk] = self._client._call(
-            spec, ChatCompletion, ChatCompletionChunk.construct
-        )
-        return result
+        return self._create(_ENDPOINT, params, stream)
 
     def stream(
         self, **params: Unpack[ChatCompletionCreateParams]
     ) -> StreamManager[ChatCompletionStream]:
         """`with ....stream(...) as stream:` events as they come, then the final completion."""
         state = _stream_state(params)
-        return StreamManager(
-            lambda: ChatCompletionStream(self.create(stream=True, **params), state)
-        )
+        return self._manage(_ENDPOINT, params, lambda raw: ChatCompletionStream(raw, state))
 
 
-class AsyncCompletions(Resource["AsyncOpenAI"]):
+class AsyncCompletions(AsyncResource):
     @overload
     async def create(
         self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
@@ -172,21 +168,13 @@ class AsyncCompletions(Resource["AsyncOpenAI"]):
     async def create(
         self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
-        spec = self._client._spec("POST", _PATH, create_params(params, stream, _PARAMS))
-        result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._client._call(
-            spec, ChatCompletion, ChatCompletionChunk.construct
-        )
-        return result
+        return await self._create(_ENDPOINT, params, stream)
 
     def stream(
         self, **params: Unpack[ChatCompletionCreateParams]
     ) -> AsyncStreamManager[AsyncChatCompletionStream]:
         state = _stream_state(params)
-
-        async def open_stream() -> AsyncChatCompletionStream:
-            return AsyncChatCompletionStream(await self.create(stream=True, **params), state)
-
-        return AsyncStreamManager(open_stream)
+        return self._manage(_ENDPOINT, params, lambda raw: AsyncChatCompletionStream(raw, state))
 
 
 class Chat(Resource["OpenAI"]):

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from rillet._models import BaseModel
 from rillet._types import RequestOptions
-from rillet.resources._resource import Resource
+from rillet.resources._resource import AsyncResource, SyncResource
 from rillet.types.model import Model
 
 if TYPE_CHECKING:
@@ -33,17 +33,12 @@ def _path(model: str) -> str:
     return f"/models/{quote(model, safe='')}"
 
 
-class Models(Resource["OpenAI"]):
+class Models(SyncResource):
     def list(self, **options: Unpack[RequestOptions]) -> ModelsPage:
-        page: ModelsPage = self._client._call(
-            self._client._spec("GET", "/models", options), ModelsPage
-        )
-        return page
+        return self._client._request(self._client._spec("GET", "/models", options), ModelsPage)
 
     def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
-        spec = self._client._spec("GET", _path(model), options)
-        result: Model = self._client._call(spec, Model)
-        return result
+        return self._client._request(self._client._spec("GET", _path(model), options), Model)
 
 
 class AsyncModelsList:
@@ -54,10 +49,8 @@ class AsyncModelsList:
         self._options = options
 
     async def _fetch(self) -> ModelsPage:
-        page: ModelsPage = await self._client._call(
-            self._client._spec("GET", "/models", self._options), ModelsPage
-        )
-        return page
+        spec = self._client._spec("GET", "/models", self._options)
+        return await self._client._request(spec, ModelsPage)
 
     def __await__(self) -> Generator[object, None, ModelsPage]:
         return self._fetch().__await__()
@@ -67,11 +60,10 @@ class AsyncModelsList:
             yield model
 
 
-class AsyncModels(Resource["AsyncOpenAI"]):
+class AsyncModels(AsyncResource):
     def list(self, **options: Unpack[RequestOptions]) -> AsyncModelsList:
         return AsyncModelsList(self._client, options)
 
     async def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
         spec = self._client._spec("GET", _path(model), options)
-        result: Model = await self._client._call(spec, Model)
-        return result
+        return await self._client._request(spec, Model)

@@ -20,7 +20,7 @@ from rillet._streams.helpers import (
 )
 from rillet._streams.stream import AsyncStream, Progress, Stream
 from rillet._types import NotGiven, RequestOptions
-from rillet.resources._resource import Resource, create_params
+from rillet.resources._resource import AsyncResource, Endpoint, SyncResource
 from rillet.types.responses import Response, ResponseStreamEvent
 from rillet.types.responses.response_stream_event import construct_event
 
@@ -93,7 +93,7 @@ class ResponseProgress(Progress):
         super().__init__()
         self.ended = False
 
-    def observe(self, data: dict[str, Any], event: str) -> object | None:
+    def observe(self, data: dict[str, Any]) -> object | None:
         kind = data.get("type")
         if kind == "response.output_text.delta":  # nearly every event: decided at once
             return None
@@ -181,7 +181,10 @@ class _Deleted(BaseModel):
     deleted: bool
 
 
-class Responses(Resource["OpenAI"]):
+_ENDPOINT = Endpoint("/responses", _PARAMS, Response, construct_event, ResponseProgress)
+
+
+class Responses(SyncResource):
     @overload
     def create(
         self, *, stream: Literal[True], **params: Unpack[ResponseCreateParams]
@@ -200,11 +203,7 @@ class Responses(Resource["OpenAI"]):
     def create(
         self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
     ) -> Response | Stream[Event]:
-        spec = self._client._spec("POST", "/responses", create_params(params, stream, _PARAMS))
-        result: Response | Stream[Event] = self._client._call(
-            spec, Response, construct_event, ResponseProgress
-        )
-        return result
+        return self._create(_ENDPOINT, params, stream)
 
     @overload
     def retrieve(
@@ -240,21 +239,18 @@ class Responses(Resource["OpenAI"]):
         """The stored response; with `stream=True`, its events after `starting_after`."""
         query = _retrieve_query(stream, starting_after, include)
         spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
-        result: Response | Stream[Event] = self._client._call(
-            spec, Response, construct_event, ResponseProgress
-        )
-        return result
+        return self._call(spec, _ENDPOINT)
 
     def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
-        self._client._call(self._client._spec("DELETE", _path(response_id), options), _Deleted)
+        self._client._request(self._client._spec("DELETE", _path(response_id), options), _Deleted)
 
     def stream(self, **params: Unpack[ResponseCreateParams]) -> StreamManager[ResponseStream]:
         """`with ....stream(...) as stream:` events as they come, then the final response."""
         state = ResponseStreamState()
-        return StreamManager(lambda: ResponseStream(self.create(stream=True, **params), state))
+        return self._manage(_ENDPOINT, params, lambda raw: ResponseStream(raw, state))
 
 
-class AsyncResponses(Resource["AsyncOpenAI"]):
+class AsyncResponses(AsyncResource):
     @overload
     async def create(
         self, *, stream: Literal[True], **params: Unpack[ResponseCreateParams]
@@ -273,11 +269,7 @@ class AsyncResponses(Resource["AsyncOpenAI"]):
     async def create(
         self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
     ) -> Response | AsyncStream[Event]:
-        spec = self._client._spec("POST", "/responses", create_params(params, stream, _PARAMS))
-        result: Response | AsyncStream[Event] = await self._client._call(
-            spec, Response, construct_event, ResponseProgress
-        )
-        return result
+        return await self._create(_ENDPOINT, params, stream)
 
     @overload
     async def retrieve(
@@ -312,22 +304,14 @@ class AsyncResponses(Resource["AsyncOpenAI"]):
     ) -> Response | AsyncStream[Event]:
         query = _retrieve_query(stream, starting_after, include)
         spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
-        result: Response | AsyncStream[Event] = await self._client._call(
-            spec, Response, construct_event, ResponseProgress
-        )
-        return result
+        return await self._call(spec, _ENDPOINT)
 
     async def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
-        await self._client._call(
-            self._client._spec("DELETE", _path(response_id), options), _Deleted
-        )
+        spec = self._client._spec("DELETE", _path(response_id), options)
+        await self._client._request(spec, _Deleted)
 
     def stream(
         self, **params: Unpack[ResponseCreateParams]
     ) -> AsyncStreamManager[AsyncResponseStream]:
         state = ResponseStreamState()
-
-        async def open_stream() -> AsyncResponseStream:
-            return AsyncResponseStream(await self.create(stream=True, **params), state)
-
-        return AsyncStreamManager(open_stream)
+        return self._manage(_ENDPOINT, params, lambda raw: AsyncResponseStream(raw, state))
