@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import socket
 import statistics
 import subprocess
@@ -52,6 +51,7 @@ from rillet.server.backends.llama.backend import (
 )
 from rillet.server.backends.llama.prompt import render_prompt
 from rillet.server.backends.llama.run import Sampling
+from rillet.server.banner import parse_listening
 
 PROMPT = "Write a story about a robot."
 SUBJECTS = (
@@ -76,7 +76,6 @@ if {not extra_buffers_allowed()!r}:
     bindings.llama_model_default_params = without_extra_buffers
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
-LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) ")
 THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides, for decode and prompts
 SAMPLING = Sampling()
 
@@ -277,9 +276,9 @@ def rillet_server() -> Iterator[str]:
     try:
         assert process.stdout is not None
         for line in process.stdout:
-            match = LISTENING.match(line)
-            if match:
-                yield match.group(1)
+            listening = parse_listening(line)
+            if listening is not None:
+                yield listening.base_url
                 break
         else:
             raise RuntimeError("rillet serve exited before listening")

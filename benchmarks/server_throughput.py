@@ -31,11 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rillet.server.backends.synthetic.backend import _YIELD_EVERY
+from rillet.server.banner import listening_line, parse_listening
 
 BODY = {
     "model": "gpt-4",
@@ -82,7 +84,8 @@ def run_peer(events_file: str) -> None:
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             port = self.servers[0].sockets[0].getsockname()[1]
-            print(f"peer listening on http://127.0.0.1:{port}/v1", flush=True)
+            # rillet's banner, so that one parser reads both servers' startup lines
+            print(listening_line(f"http://127.0.0.1:{port}/v1", "peer"), end="", flush=True)
 
     config = uvicorn.Config(app, port=0, log_level="warning", access_log=False)
     Server(config).run()
@@ -173,10 +176,12 @@ def start(name: str, command: list[str]) -> Server:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
-    if "listening on http://" not in line:
+    listening = parse_listening(line)
+    if listening is None:
         process.kill()
         raise RuntimeError(f"{name} did not start: {line!r}")
-    port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    port = urllib.parse.urlsplit(listening.base_url).port
+    assert port is not None
     return Server(name, process, port)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -13,8 +12,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 from rillet.cli.chat import stop_server
-
-LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) \(backend: [^)]*\)$")
+from rillet.server.banner import parse_listening
 
 
 @contextlib.contextmanager
@@ -60,9 +58,9 @@ def _wait_for_listening(process: subprocess.Popen[str], timeout: float) -> str |
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            match = LISTENING.match(line.strip())
-            if match:
-                found.append(match.group(1))
+            listening = parse_listening(line)
+            if listening is not None:
+                found.append(listening.base_url)
                 return
 
     reader = threading.Thread(target=read, daemon=True)

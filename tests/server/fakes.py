@@ -24,6 +24,7 @@ from rillet.server.backends.base import (
     ToolCallStart,
     TopLogprob,
 )
+from tests._wait import wait_until
 
 WORDS = ("Once", " upon", " a", " time", ",", " a", " robot", " learned", " to", " sing", ".")
 
@@ -72,7 +73,7 @@ class ScriptedBackend:
                 if i >= limit:
                     reason = "length"
                     break
-                if self.delay:
+                if self.delay:  # a slow model: pacing is the behaviour under test
                     await asyncio.sleep(self.delay)
                 else:
                     await asyncio.sleep(0)
@@ -127,11 +128,9 @@ def serve_app(app: ASGIApp, shutdown_grace: int | None = None) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=10)
+    if not server.started:
+        raise RuntimeError("test server did not start")
     try:
         yield f"http://127.0.0.1:{port}/v1"
     finally:

@@ -10,8 +10,9 @@ import sys
 import httpx
 import pytest
 
+from rillet.server.banner import Listening, listening_line, note_line, parse_listening, parse_note
 from rillet.server.cli import build_parser, main
-from tests._server import LISTENING, run_server
+from tests._server import run_server
 
 
 def test_defaults_bind_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,12 +64,40 @@ def test_ctrl_c_stops_cleanly() -> None:
         text=True,
     )
     assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    match = LISTENING.match(line)
-    assert match, line
-    assert line.endswith("(backend: synthetic)")
-    assert httpx.get(f"{match.group(1)}/models").status_code == 200
+    line = process.stdout.readline()
+    listening = parse_listening(line)
+    assert listening is not None, line
+    assert listening.backend == "synthetic"
+    assert httpx.get(f"{listening.base_url}/models").status_code == 200
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "Traceback" not in stderr
+
+
+def test_the_banner_parses_back_to_what_was_written() -> None:
+    line = listening_line("http://[::1]:8123/v1", "llama")
+    assert line == "rillet serve: listening on http://[::1]:8123/v1 (backend: llama)\n"
+    assert parse_listening(line) == Listening("http://[::1]:8123/v1", "llama")
+    assert parse_listening(line.rstrip("\n")) == Listening("http://[::1]:8123/v1", "llama")
+    assert parse_note(line) is None
+    note = note_line("model loaded from /models/gemma.gguf")
+    assert parse_note(note) == "model loaded from /models/gemma.gguf"
+    assert parse_listening(note) is None
+    assert parse_note("INFO: Started server process\n") is None
+    assert parse_listening("rillet serve: listening on http://127.0.0.1:1/v2 (backend: x)") is None
+
+
+def test_the_banner_module_loads_neither_the_server_nor_the_client() -> None:
+    """`rillet chat` parses the banner: that must not import Starlette, uvicorn or the client."""
+    code = (
+        "import sys\n"
+        "from rillet.server.banner import parse_listening\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.split()
+    ours = {name for name in loaded if name.startswith("rillet")}
+    assert ours == {"rillet", "rillet._version", "rillet.server", "rillet.server.banner"}
+    assert not [name for name in loaded if name.split(".")[0] in ("starlette", "uvicorn", "httpx")]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rillet.server.app import create_app
-from rillet.server.chat.request import KNOWN_FIELDS
+from rillet.server.chat.request import FIELDS
 
 from .fakes import ScriptedBackend, assert_openai_error, serve_app, sse_data
 
@@ -72,7 +72,7 @@ bodies = st.builds(
     st.fixed_dictionaries(
         {"model": st.just("gpt-4"), "messages": valid_messages}, optional=plausible
     ),
-    st.dictionaries(st.sampled_from(sorted(KNOWN_FIELDS | {"bogus"})), json_values, max_size=2),
+    st.dictionaries(st.sampled_from(sorted(FIELDS.known | {"bogus"})), json_values, max_size=2),
 )
 
 

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -23,8 +22,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from rillet import APIConnectionError, APIStatusError, OpenAI
+from rillet.server.banner import parse_listening, parse_note
 
-LISTENING = re.compile(r"^rillet serve: listening on (http://\S+/v1) ")
 STARTUP_TIMEOUT = 120.0
 
 
@@ -181,11 +180,10 @@ def _read_output(
     """Report the listening URL; pass the server's other startup notes on to stderr."""
     assert process.stdout is not None
     for line in process.stdout:
-        match = LISTENING.match(line)
-        if match:
-            found.put(match.group(1))
-        elif line.startswith("rillet serve: ") and not quiet:
-            note = line.removeprefix("rillet serve: ").rstrip()
+        listening = parse_listening(line)
+        if listening is not None:
+            found.put(listening.base_url)
+        elif not quiet and (note := parse_note(line)) is not None:
             sys.stderr.write(f"rillet chat: embedded server: {note}\n")
     found.put(None)
 

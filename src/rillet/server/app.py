@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Route
 from rillet.server.backends.base import Backend
 from rillet.server.chat.endpoint import chat_completions
 from rillet.server.context import ServerConfig, ServerContext
-from rillet.server.http.asgi import new_request_id
 from rillet.server.http.auth import BearerAuth
-from rillet.server.http.errors import APIError, error_body, internal_error, reports_errors
+from rillet.server.http.errors import APIError, internal_error, reports_errors
+from rillet.server.ids import new_request_id
 from rillet.server.models.endpoint import list_models, retrieve_model
 from rillet.server.responses.endpoint import (
     cancel_response,
@@ -127,4 +127,4 @@ async def unexpected_error_response(request: Request, exc: Exception) -> Respons
     return error_response(internal_error())
 
 
-__all__ = ["ServerConfig", "create_app", "error_body"]
+__all__ = ["ServerConfig", "create_app"]

@@ -11,16 +11,13 @@ import sys
 import uvicorn
 
 from rillet.server.app import create_app
-from rillet.server.backends import (
-    BACKENDS,
-    BackendUnavailable,
-    create_backend,
-    default_backend_name,
-)
+from rillet.server.backends import BACKENDS, BackendUnavailable, create_backend
+from rillet.server.banner import PREFIX, listening_line, note_line
 from rillet.server.context import DEFAULT_MAX_BODY_BYTES, ServerConfig
 from rillet.server.responses.store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+DEFAULT_BACKEND = "llama"  # without the `local` extra it explains what to install
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend",
         default=None,
-        help=f"token source: {', '.join(BACKENDS)} (default: {default_backend_name()})",
+        help=f"token source: {', '.join(BACKENDS)} (default: {DEFAULT_BACKEND})",
     )
     parser.add_argument("--model", default=None, help="GGUF file for the llama backend")
     parser.add_argument(
@@ -106,9 +103,11 @@ def _non_negative_float(text: str) -> float:
 
 
 class _Server(uvicorn.Server):
-    """Announces the real address once the socket accepts connections (`--port 0` included)."""
+    """Prints the banner once the socket accepts connections, with the real address
+    (`--port 0` included)."""
 
-    announce = ""
+    backend = ""
+    notes: tuple[str, ...] = ()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -117,13 +116,14 @@ class _Server(uvicorn.Server):
         host, port = self.servers[0].sockets[0].getsockname()[:2]
         if ":" in host:
             host = f"[{host}]"
-        sys.stdout.write(self.announce.format(address=f"http://{host}:{port}/v1"))
+        banner = listening_line(f"http://{host}:{port}/v1", self.backend)
+        sys.stdout.write(banner + "".join(note_line(note) for note in self.notes))
         sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    name = args.backend or default_backend_name()
+    name = args.backend or DEFAULT_BACKEND
     try:
         backend = create_backend(
             name,
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             ttft_ms=args.ttft_ms,
         )
     except BackendUnavailable as exc:
-        sys.stderr.write(f"rillet serve: {exc}\n")
+        sys.stderr.write(f"{PREFIX}{exc}\n")
         return 2
     config = ServerConfig(
         api_key=args.api_key or None,
@@ -152,13 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     server = _Server(uv_config)
-    announce = f"rillet serve: listening on {{address}} (backend: {name})\n"
+    server.backend = name
     describe = getattr(backend, "describe", None)
     if callable(describe):
         details = describe()
         if details:
-            announce += f"rillet serve: {details}\n"
-    server.announce = announce
+            server.notes = (details,)
     # After a graceful Ctrl-C shutdown uvicorn re-raises SIGINT; that is the normal way out.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()

@@ -42,6 +42,7 @@ from rillet.server.backends.llama.constraints import (
 from rillet.server.backends.llama.prompt import render_prompt
 from rillet.server.backends.llama.run import _release
 from rillet.server.backends.stops import StopMatcher
+from tests._wait import wait_until_async
 
 WEATHER = FunctionSpec(
     "get_weather",
@@ -501,7 +502,7 @@ async def test_aclose_stops_the_running_request_and_fails_queued_ones() -> None:
     queued = own.generate(GenerationRequest("gemma", user("Hello!"), max_tokens=5), 0)
     first = await anext(running)
     waiting = asyncio.ensure_future(anext(queued))
-    await asyncio.sleep(0.05)  # let the second request reach the queue
+    await wait_until_async(lambda: own._jobs.qsize() == 1)  # the second request is queued
     await own.aclose()
     rest = [first, *[event async for event in running]]
     finish = finish_of(rest)

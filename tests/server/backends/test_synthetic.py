@@ -27,6 +27,7 @@ from rillet.server.backends.base import (
 from rillet.server.backends.synthetic import backend as synthetic
 from rillet.server.backends.synthetic.backend import SyntheticBackend
 from rillet.server.backends.synthetic.tokens import count_tokens, tokenize
+from tests._wait import wait_until_async
 
 STORY = "Write a story about a robot."
 WEATHER = FunctionSpec(
@@ -551,8 +552,7 @@ async def test_cancelling_a_paced_stream_stops_it(monkeypatch: pytest.MonkeyPatc
             received.append(event)  # noqa: PERF401 (kept as events arrive)
 
     task = asyncio.create_task(consume())
-    while len(log.delays) < 3:
-        await asyncio.sleep(0)
+    await wait_until_async(lambda: len(log.delays) >= 3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rillet.server.http.iterators import aclose, interleave
+from tests._wait import settle
 
 
 class Source:
@@ -19,7 +20,7 @@ class Source:
     async def run(self) -> AsyncIterator[str]:
         try:
             for i in range(self.count):
-                await asyncio.sleep(self.delay)
+                await asyncio.sleep(self.delay)  # the source's pace: part of each scenario
                 if i == self.fail_at:
                     raise ValueError(f"{self.name} failed")
                 self.produced += 1
@@ -40,7 +41,7 @@ async def test_a_slow_consumer_bounds_what_producers_run_ahead() -> None:
     sources = [Source("a", 1000), Source("b", 1000)]
     merged = interleave([s.run() for s in sources])
     await anext(merged)
-    await asyncio.sleep(0.05)  # the consumer stops reading
+    await settle()  # the consumer stops reading; unbounded producers would make one a round
     assert sum(s.produced for s in sources) <= 2 + 2 + 1
     await aclose(merged)
 
@@ -51,7 +52,7 @@ async def test_closing_the_merge_cancels_and_closes_every_source() -> None:
     await anext(merged)
     await aclose(merged)
     produced = [s.produced for s in sources]
-    await asyncio.sleep(0.02)
+    await settle()
     assert [s.produced for s in sources] == produced
     assert all(s.closed for s in sources)
 

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import httpx
 import orjson
 import pytest
 
 from rillet.server.app import create_app
+from rillet.server.backends.base import GenerationEvent, GenerationRequest
 from rillet.server.context import ServerConfig
+from tests._wait import settle, wait_until
 
 from ..fakes import ScriptedBackend, serve_app
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -80,18 +76,44 @@ def test_disconnect_stops_generation(slow_url: str, slow: ScriptedBackend, n: in
     assert slow.generated < 100
 
 
-@pytest.fixture
-def fast() -> ScriptedBackend:
-    return ScriptedBackend(length=10**8)
+@dataclass
+class LoopBackend(ScriptedBackend):
+    """Also notes the server's event loop, so a test can look at generation from inside it."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def generate(self, request: GenerationRequest, choice: int) -> AsyncIterator[GenerationEvent]:
+        self.loop = asyncio.get_running_loop()
+        return super().generate(request, choice)
+
+    def stalled_at(self) -> int | None:
+        """`generated` if it did not move while the server's loop went round many times.
+
+        Unthrottled, this backend makes a token every round or two, so no progress over
+        `settle()`'s rounds means its consumer is blocked on something outside the loop.
+        """
+
+        async def probe() -> int | None:
+            before = self.generated
+            await settle()
+            return before if self.generated == before else None
+
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(probe(), self.loop).result(5)
 
 
 @pytest.fixture
-def fast_url(fast: ScriptedBackend) -> Iterator[str]:
+def fast() -> LoopBackend:
+    return LoopBackend(length=10**8)
+
+
+@pytest.fixture
+def fast_url(fast: LoopBackend) -> Iterator[str]:
     with serve_app(create_app(fast)) as url:
         yield url
 
 
-def test_slow_reader_pauses_generation(fast_url: str, fast: ScriptedBackend) -> None:
+def test_slow_reader_pauses_generation(fast_url: str, fast: LoopBackend) -> None:
     port = int(fast_url.rsplit(":", 1)[1].split("/")[0])
     body = orjson.dumps(BODY)
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -103,13 +125,9 @@ def test_slow_reader_pauses_generation(fast_url: str, fast: ScriptedBackend) -> 
         assert sock.recv(1024).startswith(b"HTTP/1.1 200")
         # Stop reading: socket buffers fill up, then the server must stop generating.
         wait_until(lambda: fast.generated > 0)
-        previous = -1
-        while fast.generated != previous:
-            previous = fast.generated
-            time.sleep(0.3)
+        wait_until(lambda: fast.stalled_at() is not None, timeout=30)
         paused_at = fast.generated
-        time.sleep(0.5)
-        assert fast.generated == paused_at
+        assert fast.stalled_at() == paused_at  # and it stays paused
         assert paused_at < 200_000, "the server buffered far more than the socket holds"
         # Reading again resumes generation.
         sock.settimeout(5)

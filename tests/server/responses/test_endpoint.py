@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from rillet.server.app import create_app
 from rillet.server.backends.synthetic.backend import SyntheticBackend
 from rillet.server.context import ServerConfig
+from tests._wait import wait_until
 
 from ..fakes import ScriptedBackend, assert_openai_error, serve_app, sse_data
 
@@ -189,13 +189,6 @@ def test_an_unsatisfiable_schema_is_a_400_in_chat_too(synthetic_url: str) -> Non
     assert_openai_error(response.json(), 400, response.status_code)
 
 
-def wait_for(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_a_streaming_client_leaving_stops_generation(
     base_url: str, backend: ScriptedBackend
 ) -> None:
@@ -206,7 +199,7 @@ def test_a_streaming_client_leaving_stops_generation(
         response_id = orjson.loads(next(data))["response"]["id"]
         while orjson.loads(next(data))["type"] != "response.output_text.delta":
             pass
-    wait_for(lambda: backend.active == 0)
+    wait_until(lambda: backend.active == 0)
     assert backend.generated < 200
     assert httpx.get(f"{base_url}/responses/{response_id}").json()["status"] == "cancelled"
 
@@ -238,7 +231,7 @@ def test_background_responses_run_without_readers_and_can_be_cancelled(
     started = httpx.post(f"{base_url}/responses", json={**BODY, "background": True}).json()
     assert started["status"] == "in_progress" and started["background"] is True
     url = f"{base_url}/responses/{started['id']}"
-    wait_for(lambda: httpx.get(url).json()["status"] == "completed")
+    wait_until(lambda: httpx.get(url).json()["status"] == "completed")
 
     backend.length = 500
     started = httpx.post(f"{base_url}/responses", json={**BODY, "background": True}).json()

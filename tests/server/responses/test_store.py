@@ -13,6 +13,7 @@ from rillet.server.backends.base import Finish, GenerationEvent, InvalidRequest,
 from rillet.server.http.errors import APIError
 from rillet.server.responses.events import ResponseBuilder
 from rillet.server.responses.store import ResponseRun, ResponseStore
+from tests._wait import wait_until_async
 
 from .test_events import ECHO
 
@@ -51,20 +52,25 @@ async def drain(follower: AsyncIterator[bytes]) -> list[bytes]:
     return [chunk async for chunk in follower]
 
 
+async def feed(source: Source, run: ResponseRun, event: GenerationEvent) -> None:
+    """Hand `event` to the run's producer and wait until its log has grown by it."""
+    logged = len(run.builder.events)
+    await source.queue.put(event)
+    await wait_until_async(lambda: len(run.builder.events) > logged)
+
+
 async def test_readers_joining_at_any_point_see_each_event_once() -> None:
     source, run = Source(), new_run()
     events = source.events()
     run.start(events, TextDelta("a"))
-    early = asyncio.create_task(drain(run.follow()))
-    await asyncio.sleep(0)
+    early = asyncio.create_task(drain(run.follow()))  # a reader from creation on
     for word in "bcd":
-        await source.queue.put(TextDelta(word))
-        await asyncio.sleep(0.01)
-    late = asyncio.create_task(drain(run.follow(after=5)))  # joins mid-stream
-    await asyncio.sleep(0.01)
+        await feed(source, run, TextDelta(word))
+    late = run.follow(after=5)  # joins mid-stream: what is logged past 5 comes first
+    backlog = await anext(late)
     await source.queue.put(TextDelta("e"))
     await source.queue.put(Finish("stop", 1, 5))
-    everything, tail = await early, await late
+    everything, tail = await early, [backlog, *await drain(late)]
     total = len(run.builder.events)
     assert numbers(everything) == list(range(total))
     assert numbers(tail) == list(range(6, total))
@@ -80,11 +86,10 @@ async def test_the_last_reader_leaving_stops_generation() -> None:
     first, second = run.follow(), run.follow()
     await first.__anext__()
     await first.aclose()
-    await asyncio.sleep(0.01)
-    assert not run.done  # one reader is still there
+    await feed(source, run, TextDelta("b"))  # one reader is still there: generation goes on
+    assert not run.done
     await second.aclose()
-    await asyncio.sleep(0.01)
-    assert run.done and source.closed
+    await wait_until_async(lambda: run.done and source.closed)
     assert run.snapshot()["status"] == "cancelled"
 
 
@@ -93,7 +98,7 @@ async def test_a_background_run_outlives_its_readers() -> None:
     run.start(source.events(), TextDelta("a"))
     await run.follow().aclose()
     await source.queue.put(Finish("stop", 1, 1))
-    await asyncio.sleep(0.01)
+    await wait_until_async(lambda: run.done)
     assert run.snapshot()["status"] == "completed"
 
 

@@ -24,11 +24,6 @@ def llama_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-def default_backend_name() -> str:
-    """`llama` when the local extra is installed; otherwise still `llama`, which then explains."""
-    return "llama"
-
-
 def create_backend(
     name: str,
     *,

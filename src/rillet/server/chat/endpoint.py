@@ -7,7 +7,6 @@ shapes (role, tool calls, logprobs, finish, usage) are built as dicts.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,10 +27,11 @@ from rillet.server.backends.base import (
 )
 from rillet.server.chat.request import ChatRequest, parse_chat_request
 from rillet.server.context import get_context
-from rillet.server.http.asgi import ClientDisconnected, new_request_id, run_until_disconnect
+from rillet.server.http.asgi import ClientDisconnected, run_until_disconnect
 from rillet.server.http.iterators import aclose, interleave
-from rillet.server.http.sse import DONE, EventStreamResponse
+from rillet.server.http.sse import DONE, END, EventStreamResponse, event_head
 from rillet.server.http.validation import read_json
+from rillet.server.ids import new_id, new_request_id
 
 SYSTEM_FINGERPRINT = "fp_rillet"
 
@@ -42,7 +42,7 @@ async def chat_completions(request: Request) -> Response:
     body = await read_json(request.scope, request.receive, context.config.max_body_bytes)
     chat = parse_chat_request(body)
     context.check_model(chat.generation.model)
-    completion_id = "chatcmpl-" + os.urandom(12).hex()
+    completion_id = new_id("chatcmpl-")
     created = int(time.time())
     headers = {"x-request-id": request_id}
     if chat.stream:
@@ -106,8 +106,8 @@ class ChunkEncoder:
                 "system_fingerprint": SYSTEM_FINGERPRINT,
             }
         )
-        self._head = b"data: " + header[:-1] + b',"choices":['
-        self._tail = b'],"usage":null}\n\n' if chat.include_usage else b"]}\n\n"
+        self._head = event_head() + header[:-1] + b',"choices":['
+        self._tail = (b'],"usage":null}' if chat.include_usage else b"]}") + END
         self._legacy = chat.legacy_functions
         self._choices = [_ChoiceState() for _ in range(chat.n)]
         self.prompt_tokens = 0
@@ -189,7 +189,7 @@ class ChunkEncoder:
 
     def usage(self) -> bytes:
         usage = usage_dict(self.prompt_tokens, self.completion_tokens)
-        return self._head + b'],"usage":' + orjson.dumps(usage) + b"}\n\n"
+        return self._head + b'],"usage":' + orjson.dumps(usage) + b"}" + END
 
 
 def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

@@ -7,7 +7,9 @@ from typing import Any
 
 from rillet.server.backends.base import GenerationRequest
 from rillet.server.http.errors import bad_request, invalid_type, missing_parameter
+from rillet.server.http.fields import COMMON_IGNORED, COMMON_REFUSED, RequestFields
 from rillet.server.http.validation import (
+    join_text_parts,
     optional_bool,
     optional_int,
     optional_list,
@@ -20,7 +22,6 @@ from rillet.server.http.validation import (
     parse_stream,
     parse_tool_choice,
     parse_tools,
-    reject_unknown,
     require,
     required_str,
 )
@@ -28,31 +29,20 @@ from rillet.server.http.validation import (
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_N = 128
 
-# Accepted and ignored: they change billing, storage or sampling details a local server lacks.
-_IGNORED = frozenset(
-    {
-        "frequency_penalty",
-        "presence_penalty",
-        "logit_bias",
-        "store",
-        "service_tier",
-        "modalities",
-        "audio",
-        "prediction",
-        "reasoning_effort",
-        "verbosity",
-        "web_search_options",
-        "prompt_cache_key",
-        "safety_identifier",
-        "prompt_cache_retention",
-    }
-)
-KNOWN_FIELDS = _IGNORED | {
-    "model", "messages", "stream", "stream_options", "n", "max_tokens",
-    "max_completion_tokens", "stop", "temperature", "top_p", "seed", "tools", "tool_choice",
-    "parallel_tool_calls", "functions", "function_call", "response_format", "logprobs",
-    "top_logprobs", "user", "metadata",
-}  # fmt: skip
+FIELDS = RequestFields(
+    implemented=frozenset({
+        "model", "messages", "stream", "stream_options", "n", "max_tokens",
+        "max_completion_tokens", "stop", "temperature", "top_p", "seed", "tools", "tool_choice",
+        "parallel_tool_calls", "functions", "function_call", "response_format", "logprobs",
+        "top_logprobs", "user", "metadata",
+    }),
+    # Besides the common ones: billing, storage or sampling details a local server lacks.
+    ignored=COMMON_IGNORED | {
+        "frequency_penalty", "presence_penalty", "logit_bias", "store", "modalities", "audio",
+        "prediction", "reasoning_effort", "verbosity", "web_search_options",
+    },
+    refused=COMMON_REFUSED,
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -65,7 +55,7 @@ class ChatRequest:
 
 
 def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
-    reject_unknown(body, KNOWN_FIELDS)
+    FIELDS.check(body)
     model = required_str(body, "model")
     messages = parse_messages(body)
     stream, stream_options = parse_stream(body)
@@ -188,32 +178,21 @@ def _parse_message(message: object, param: str) -> dict[str, Any]:
 def _flatten_content(content: object, param: str) -> str | None:
     if content is None or isinstance(content, str):
         return content
-    if not isinstance(content, list):
-        raise invalid_type(param, "a string or an array of content parts", content)
-    texts: list[str] = []
-    for i, part in enumerate(content):
-        part_param = f"{param}[{i}]"
-        if not isinstance(part, dict):
-            raise invalid_type(part_param, "an object", part)
-        kind = part.get("type")
-        if kind == "text":
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise invalid_type(f"{part_param}.text", "a string", text)
-            texts.append(text)
-        elif kind == "refusal":
-            refusal = part.get("refusal")
-            if not isinstance(refusal, str):
-                raise invalid_type(f"{part_param}.refusal", "a string", refusal)
-            texts.append(refusal)
-        elif kind not in ("image_url", "input_audio", "file"):
-            raise bad_request(
-                f"Invalid value: {kind!r}. Supported content part types are: 'text', "
-                "'image_url', 'input_audio', 'refusal' and 'file'.",
-                f"{part_param}.type",
-                "invalid_value",
-            )
-    return "".join(texts)
+    return join_text_parts(
+        content,
+        param,
+        text_keys={"text": "text", "refusal": "refusal"},
+        skipped=("image_url", "input_audio", "file"),
+        supported="'text', 'image_url', 'input_audio', 'refusal' and 'file'",
+        read=_part_text,
+    )
+
+
+def _part_text(part: dict[str, Any], key: str, param: str) -> str:
+    text = part.get(key)
+    if not isinstance(text, str):
+        raise invalid_type(f"{param}.{key}", "a string", text)
+    return text
 
 
 def _parse_tool_call(call: object, param: str) -> dict[str, Any]:

@@ -1,9 +1,8 @@
-"""Small ASGI helpers shared by every endpoint: whole responses, bounded bodies, request ids."""
+"""Small ASGI helpers shared by every endpoint: whole responses, bounded bodies, disconnects."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -14,17 +13,12 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
-    "new_request_id",
     "read_body",
     "run_until_disconnect",
     "send_bytes",
 ]
 
 T = TypeVar("T")
-
-
-def new_request_id() -> str:
-    return "req_" + os.urandom(12).hex()
 
 
 async def send_bytes(

@@ -10,8 +10,9 @@ import hmac
 
 from starlette.types import ASGIApp
 
-from rillet.server.http.asgi import Receive, Scope, Send, new_request_id
+from rillet.server.http.asgi import Receive, Scope, Send
 from rillet.server.http.errors import APIError, send_error
+from rillet.server.ids import new_request_id
 
 
 class BearerAuth:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from rillet.server.backends.base import InvalidRequest
 from rillet.server.http.asgi import Send, send_bytes
+from rillet.server.json_types import json_type
 
 INVALID_REQUEST = "invalid_request_error"
 
@@ -78,11 +79,27 @@ def missing_parameter(param: str) -> APIError:
 
 
 def invalid_type(param: str, expected: str, value: object) -> APIError:
+    got = _with_article(json_type(value))
     return bad_request(
-        f"Invalid type for '{param}': expected {expected}, but got {_json_type(value)}.",
+        f"Invalid type for '{param}': expected {expected}, but got {got}.",
         param=param,
         code="invalid_type",
     )
+
+
+_ARTICLED = {
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+def _with_article(kind: str) -> str:
+    """`an integer`, `a string`...; `null` (and a non-JSON type's name) as it is."""
+    return _ARTICLED.get(kind, kind)
 
 
 def internal_error() -> APIError:
@@ -117,24 +134,6 @@ async def send_error(send: Send, error: APIError, request_id: str | None = None)
     if request_id is not None:
         headers["x-request-id"] = request_id
     await send_bytes(send, error.status, orjson.dumps(error.body()), "application/json", headers)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def reports_errors(endpoint: Endpoint) -> Endpoint:

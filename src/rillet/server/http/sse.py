@@ -31,15 +31,24 @@ from rillet.server.http.iterators import aclose
 
 logger = logging.getLogger("rillet.server")
 
-DONE = b"data: [DONE]\n\n"
-KEEPALIVE = b": keep-alive\n\n"
+DATA = b"data: "
+END = b"\n\n"  # the blank line that ends an event
+DONE = DATA + b"[DONE]" + END
+KEEPALIVE = b": keep-alive" + END
+
+
+def event_head(event: str | None = None) -> bytes:
+    """What precedes an event's data: its `event:` field when it is named, then `data: `."""
+    return DATA if event is None else b"event: " + event.encode() + b"\n" + DATA
 
 
 def encode_event(data: object, event: str | None = None) -> bytes:
-    """One SSE event carrying `data` as compact JSON."""
-    if event is None:
-        return b"data: " + orjson.dumps(data) + b"\n\n"
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    """One SSE event carrying `data` as compact JSON.
+
+    The hot paths (chat chunks, Responses text deltas) fill byte templates instead, built
+    from `event_head` and `END` so that the framing is written here only.
+    """
+    return event_head(event) + orjson.dumps(data) + END
 
 
 def error_event(error: APIError) -> bytes:

@@ -7,6 +7,7 @@ its constraints, and returns a plain Python value or raises :class:`APIError`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -17,6 +18,9 @@ from rillet.server.http.errors import APIError, bad_request, invalid_type, missi
 
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_STOP = 4
+
+# Reads one content part's text: (the part, the key holding its text, the part's param).
+TextReader = Callable[[dict[str, Any], str, str], str]
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -30,13 +34,6 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
     return data
-
-
-def reject_unknown(body: dict[str, Any], known: frozenset[str]) -> None:
-    """Fail on fields the endpoint does not know, as the upstream API does (catches typos)."""
-    for key in body:
-        if key not in known:
-            raise bad_request(f"Unrecognized request argument supplied: {key}", param=key)
 
 
 def required_str(body: dict[str, Any], name: str) -> str:
@@ -112,6 +109,38 @@ def optional_list(body: dict[str, Any], name: str, param: str | None = None) -> 
     if not isinstance(value, list):
         raise invalid_type(param or name, "an array", value)
     return value
+
+
+def join_text_parts(
+    content: object,
+    param: str,
+    *,
+    text_keys: Mapping[str, str],
+    skipped: tuple[str, ...],
+    supported: str,
+    read: TextReader,
+) -> str:
+    """An array of content parts as one string: the text of the kinds in `text_keys` (part
+    type -> the key holding its text) joined, the `skipped` kinds (images, audio, files:
+    nothing to read here) passed over, any other kind a 400 listing the `supported` ones."""
+    if not isinstance(content, list):
+        raise invalid_type(param, "a string or an array of content parts", content)
+    texts: list[str] = []
+    for i, part in enumerate(content):
+        part_param = f"{param}[{i}]"
+        if not isinstance(part, dict):
+            raise invalid_type(part_param, "an object", part)
+        kind = part.get("type")
+        key = text_keys.get(kind) if isinstance(kind, str) else None
+        if key is not None:
+            texts.append(read(part, key, part_param))
+        elif kind not in skipped:
+            raise bad_request(
+                f"Invalid value: {kind!r}. Supported content part types are: {supported}.",
+                f"{part_param}.type",
+                "invalid_value",
+            )
+    return "".join(texts)
 
 
 def _check_range(param: str, value: float, minimum: float | None, maximum: float | None) -> None:

@@ -18,11 +18,12 @@ from starlette.responses import Response
 
 from rillet.server.backends.base import GenerationEvent
 from rillet.server.context import get_context
-from rillet.server.http.asgi import ClientDisconnected, new_request_id, run_until_disconnect
+from rillet.server.http.asgi import ClientDisconnected, run_until_disconnect
 from rillet.server.http.errors import APIError, bad_request
 from rillet.server.http.iterators import aclose
 from rillet.server.http.sse import EventStreamResponse
 from rillet.server.http.validation import read_json
+from rillet.server.ids import new_request_id
 from rillet.server.responses.events import ResponseBuilder
 from rillet.server.responses.request import parse_responses_request, with_history
 from rillet.server.responses.store import ResponseRun, ResponseStore

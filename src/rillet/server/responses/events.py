@@ -10,7 +10,6 @@ orjson.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,13 +18,12 @@ import orjson
 
 from rillet.server.backends.base import Finish, GenerationEvent, TextDelta, ToolCallStart
 from rillet.server.http.errors import APIError
+from rillet.server.http.sse import END, encode_event, event_head
+from rillet.server.ids import new_id
 
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request."
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-def new_id(prefix: str) -> str:
-    return prefix + os.urandom(24).hex()
+ID_BYTES = 24  # responses and their items have longer ids than chat completions
 
 
 def usage_object(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -38,9 +36,12 @@ def usage_object(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def sse(data: dict[str, Any]) -> bytes:
-    kind: str = data["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+# A text delta's bytes around its sequence number, item and text (see `_open_message`).
+_DELTA_HEAD = (
+    event_head("response.output_text.delta")
+    + b'{"type":"response.output_text.delta","sequence_number":'
+)
+_DELTA_TAIL = b',"logprobs":[]}' + END
 
 
 @dataclass(slots=True)
@@ -69,7 +70,7 @@ class ResponseBuilder:
         store: bool = True,
         background: bool = False,
     ) -> None:
-        self.id = new_id("resp_")
+        self.id = new_id("resp_", ID_BYTES)
         self.events: list[bytes] = []
         self.response: dict[str, Any] = {
             "id": self.id,
@@ -102,13 +103,11 @@ class ResponseBuilder:
         }
         self._item: _Item | None = None
         self._calls: dict[int, _Item] = {}  # backend call index -> its output item
-        self._delta_head = b""  # the byte template of this message's text deltas
-        self._delta_mid = b""
-        self._delta_tail = b""
+        self._delta_mid = b""  # this message's part of the text delta template
 
     def _emit(self, data: dict[str, Any]) -> None:
         data["sequence_number"] = len(self.events)
-        self.events.append(sse(data))
+        self.events.append(encode_event(data, data["type"]))  # `event:` repeats the type
 
     def _emit_response(self, kind: str) -> None:
         self._emit({"type": kind, "response": self.snapshot()})
@@ -123,11 +122,11 @@ class ResponseBuilder:
             self.events.append(
                 b"%s%d%s%s%s"
                 % (
-                    self._delta_head,
+                    _DELTA_HEAD,
                     len(self.events),
                     self._delta_mid,
                     orjson.dumps(event.text),
-                    self._delta_tail,
+                    _DELTA_TAIL,
                 )
             )
         elif isinstance(event, TextDelta):
@@ -154,7 +153,7 @@ class ResponseBuilder:
     def _open_message(self) -> None:
         self._close_item("completed")
         body: dict[str, Any] = {
-            "id": new_id("msg_"),
+            "id": new_id("msg_", ID_BYTES),
             "type": "message",
             "status": "in_progress",
             "content": [],
@@ -170,18 +169,16 @@ class ResponseBuilder:
                 "part": _text_part(""),
             }
         )
-        self._delta_head = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":'  # noqa: E501
         item_id: str = body["id"]
         self._delta_mid = b',"item_id":"%s","output_index":%d,"content_index":0,"delta":' % (
             item_id.encode(),
             item.index,
         )
-        self._delta_tail = b',"logprobs":[]}\n\n'
 
     def _open_call(self, event: ToolCallStart) -> None:
         self._close_item("completed")
         body: dict[str, Any] = {
-            "id": new_id("fc_"),
+            "id": new_id("fc_", ID_BYTES),
             "type": "function_call",
             "status": "in_progress",
             "arguments": "",

@@ -14,7 +14,9 @@ from typing import Any
 
 from rillet.server.backends.base import FunctionSpec, GenerationRequest, ToolMode
 from rillet.server.http.errors import bad_request, invalid_type, missing_parameter
+from rillet.server.http.fields import COMMON_IGNORED, COMMON_REFUSED, RequestFields
 from rillet.server.http.validation import (
+    join_text_parts,
     optional_bool,
     optional_int,
     optional_list,
@@ -25,36 +27,38 @@ from rillet.server.http.validation import (
     parse_metadata,
     parse_stream,
     parse_tool_choice,
-    reject_unknown,
     required_str,
 )
 
 # The upstream API refuses smaller budgets; refusing them here keeps clients portable.
 MIN_OUTPUT_TOKENS = 16
 MESSAGE_ROLES = ("user", "system", "developer", "assistant")
-TEXT_PART_TYPES = ("input_text", "output_text", "refusal")
+# Content part type -> the key holding its text.
+TEXT_PARTS = {"input_text": "text", "output_text": "text", "refusal": "refusal"}
 ITEM_TYPES = ("message", "function_call", "function_call_output")
 
-# Accepted and ignored: they steer hosted features (reasoning, caching, tiers) a local server lacks.
-_IGNORED = frozenset(
-    {
-        "include",
-        "reasoning",
-        "truncation",
-        "service_tier",
-        "user",
-        "safety_identifier",
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "top_logprobs",
-        "max_tool_calls",
-    }
-)
-KNOWN_FIELDS = _IGNORED | {
-    "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
-    "max_output_tokens", "temperature", "top_p", "text", "previous_response_id", "store",
-    "metadata", "stream", "stream_options", "background", "seed",
-}  # fmt: skip
+FIELDS = RequestFields(
+    implemented=frozenset({
+        "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
+        "max_output_tokens", "temperature", "top_p", "text", "previous_response_id", "store",
+        "metadata", "stream", "stream_options", "background",
+        "seed",  # rillet's own (not upstream's): reproducible sampling, as in chat
+    }),
+    # Besides the common ones: hosted features (reasoning, scheduling, access tiers, image
+    # compression) a local server lacks.
+    ignored=COMMON_IGNORED | {
+        "include", "reasoning", "truncation", "user", "top_logprobs", "max_tool_calls",
+        "background_options", "access_programs", "image",
+    },
+    refused={
+        **COMMON_REFUSED,
+        "conversation": "it keeps no conversations; continue a stored response with "
+        "'previous_response_id' instead",
+        "prompt": "it has no stored prompt templates; send the prompt as 'instructions' "
+        "and 'input'",
+        "context_management": "it never compacts a conversation",
+    },
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -76,7 +80,7 @@ class ResponsesRequest:
 
 def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
     """Validate everything except `previous_response_id`, which needs the store."""
-    reject_unknown(body, KNOWN_FIELDS)
+    FIELDS.check(body)
     model = required_str(body, "model")
     messages = parse_input(body)
     instructions = optional_str(body, "instructions")
@@ -226,25 +230,15 @@ def _text(content: object, param: str, required: bool) -> str:
         if required:
             raise missing_parameter(param)
         return ""
-    if not isinstance(content, list):
-        raise invalid_type(param, "a string or an array of content parts", content)
-    texts: list[str] = []
-    for i, part in enumerate(content):
-        part_param = f"{param}[{i}]"
-        if not isinstance(part, dict):
-            raise invalid_type(part_param, "an object", part)
-        kind = part.get("type")
-        if kind in TEXT_PART_TYPES:
-            key = "refusal" if kind == "refusal" else "text"
-            texts.append(_required_str(part, key, part_param))
-        elif kind not in ("input_image", "input_file", "input_audio"):
-            raise bad_request(
-                f"Invalid value: {kind!r}. Supported content part types are: 'input_text', "
-                "'output_text', 'refusal', 'input_image', 'input_file' and 'input_audio'.",
-                f"{part_param}.type",
-                "invalid_value",
-            )
-    return "".join(texts)
+    return join_text_parts(
+        content,
+        param,
+        text_keys=TEXT_PARTS,
+        skipped=("input_image", "input_file", "input_audio"),
+        supported="'input_text', 'output_text', 'refusal', 'input_image', 'input_file' and "
+        "'input_audio'",
+        read=_required_str,
+    )
 
 
 def _required_str(item: dict[str, Any], name: str, param: str) -> str:

@@ -40,6 +40,7 @@ from rillet.server.backends.llama.constraints import (
 )
 from rillet.server.backends.llama.prompt import call_head, content_text, render_prompt
 from rillet.server.backends.stops import StopMatcher
+from rillet.server.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ class Run:
             if self._reason == "length" or self._cancelled():
                 return
             spec = next((f for f in offered if f.name == chosen.rstrip('"')), spec)
-        yield ToolCallStart(0, f"call_{secrets.token_hex(12)}", spec.name)
+        yield ToolCallStart(0, new_id("call_"), spec.name)
         prompt = render_prompt(messages, offered, call_head(spec.name))
         for piece in self._sample(prompt, arguments_grammar(spec)):
             yield ToolCallDelta(0, piece.text)

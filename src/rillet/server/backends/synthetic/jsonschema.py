@@ -21,6 +21,7 @@ from typing import Any
 
 from rillet.server.backends.base import InvalidRequest
 from rillet.server.backends.synthetic.tokens import words
+from rillet.server.json_types import json_type
 
 Schema = dict[str, Any] | bool
 Pick = Callable[[int], int]
@@ -225,7 +226,7 @@ class _Generator:
                                      "exclusiveMinimum", "exclusiveMaximum")):  # fmt: skip
             return "number"
         if "default" in schema and schema["default"] is not None:
-            return _json_type(schema["default"])
+            return json_type(schema["default"])
         return "string"
 
     def branch(self, options: list[Schema], name: str | None) -> Schema:
@@ -457,20 +458,6 @@ def _merge_property(mine: Schema | None, theirs: Schema) -> Schema:
     return theirs
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "string"
-
-
 def _singular(name: str | None) -> str | None:
     if not name:
         return name
@@ -535,4 +522,8 @@ def _decimal_scale(step: float) -> int:
 def _fit_length(text: str, low: int, high: float) -> str:
     while len(text) < low:
         text = f"{text} {text}" if text.strip() else text + "x"
-    return text if len(text) <= high else text[: int(high)].rstrip() or text[: int(high)]
+    if len(text) <= high:
+        return text
+    cut = text[: int(high)]
+    trimmed = cut.rstrip()  # no trailing space, unless that makes it too short
+    return trimmed if trimmed and len(trimmed) >= low else cut
