@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rillet._streams",),
     ("rillet.resources",),
     ("rillet._client",),
-    ("rillet", "rillet.cli", "rillet.__main__"),
+    ("rillet", "rillet.cli", "rillet.__main__", "rillet.bench"),
 ]
 SERVER = "rillet.server"
 

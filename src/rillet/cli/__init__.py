@@ -1,4 +1,4 @@
-"""The `rillet` command: `rillet serve` and `rillet chat`."""
+"""The `rillet` command: `rillet serve`, `rillet chat` and `rillet bench`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ USAGE = """usage: rillet <command> [options]
 commands:
   serve   run the local OpenAI-compatible streaming server
   chat    stream an answer to a prompt in the terminal
+  bench   load-test an OpenAI-compatible server (`rillet bench compare A B` compares runs)
 
 `rillet <command> --help` describes each command's options.
 """
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         from rillet.cli.chat import main as chat_main
 
         return chat_main(rest)
+    if command == "bench":
+        from rillet.bench.cli import main as bench_main
+
+        return bench_main(rest)
     sys.stderr.write(f"rillet: unknown command {command!r}\n\n{USAGE}")
     return 2
 
