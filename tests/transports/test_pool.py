@@ -108,3 +108,16 @@ def test_close_hands_back_idle_connections_and_keeps_no_more() -> None:
     assert slots.close() == [idle]
     assert slots.checkin(busy, True, 0) is busy
     assert slots.open == 0
+
+
+def test_a_fresh_checkout_never_reuses() -> None:
+    """A request re-sent because its pooled connection was stale goes on a new one."""
+    slots = _slots(max_connections=2)
+    slots.checkout(A, 0)
+    idle = Conn(A)
+    slots.checkin(idle, True, 1.0)
+    assert slots.checkout(A, 1.0, fresh=True) == (Grant.OPEN, None, [])
+    assert slots.idle == [idle]
+    # Full: the idle connection makes room rather than being handed out.
+    assert slots.checkout(A, 1.0, fresh=True) == (Grant.OPEN, None, [idle])
+    assert slots.open == 2

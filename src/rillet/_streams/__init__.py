@@ -5,6 +5,6 @@ accumulates chat chunks into a completion; `helpers` wraps a raw stream for the 
 helpers of the resources.
 """
 
-from rillet._streams.stream import AsyncStream, EventDecoder, Progress, Stream
+from rillet._streams.stream import AsyncStream, EventDecoder, Progress, Stream, UsageProgress
 
-__all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream"]
+__all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream", "UsageProgress"]

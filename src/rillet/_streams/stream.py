@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -27,7 +28,7 @@ from rillet._models import ResponseShapeError
 from rillet._sse import SSEDecoder
 from rillet._types import AsyncCloses, Closes
 
-__all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream"]
+__all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream", "UsageProgress"]
 
 T = TypeVar("T")
 _DONE = b"[DONE]"
@@ -36,17 +37,21 @@ _DONE = b"[DONE]"
 class Progress:
     """Tells whether a stream that ended without `[DONE]` had in fact finished.
 
-    A chat stream has finished when every choice it mentioned carried a `finish_reason`
-    (but is read on to `[DONE]`, as a usage chunk may follow). Kinds of stream whose last
-    event is known set `ended` on it, and reading stops there.
+    A chat stream has finished when each of the `choices` choices its request asked for
+    (`n`: indexes 0 to n-1), and any other it mentioned, carried a `finish_reason`; it is
+    read on to `[DONE]` all the same, as a usage chunk may follow (`UsageProgress` insists
+    on one). Counting only the choices seen would take a body that ends after the whole of
+    choice 0 of two for a whole answer. Kinds of stream whose last event is known set
+    `ended` on it, and reading stops there.
     """
 
-    __slots__ = ("finished", "seen")
+    __slots__ = ("choices", "finished", "seen")
     ended = False
 
-    def __init__(self) -> None:
+    def __init__(self, choices: int = 1) -> None:
         self.seen: set[Any] = set()
         self.finished: set[Any] = set()
+        self.choices = max(choices, 1)
 
     def observe(self, data: dict[str, Any]) -> object | None:
         """Note one event's data; return the error it reports, if it reports one."""
@@ -65,13 +70,47 @@ class Progress:
         return None
 
     def complete(self) -> bool:
-        return bool(self.seen) and self.seen <= self.finished
+        finished = self.finished
+        return self.seen <= finished and finished.issuperset(range(self.choices))
 
     def missing(self) -> str:
+        """What an incomplete stream lacks, as the end of "The stream ended without [DONE] "."""
         if not self.seen:
             return "before any choice arrived"
-        open_ = sorted(self.seen - self.finished, key=str)
+        open_ = sorted((self.seen | set(range(self.choices))) - self.finished, key=_index_order)
         return f"before choice(s) {', '.join(map(str, open_))} finished"
+
+
+def _index_order(index: object) -> tuple[int, str]:
+    """Choice indexes in numeric order; anything else a server sent after them."""
+    if type(index) is int:
+        return index, ""
+    return sys.maxsize, str(index)
+
+
+class UsageProgress(Progress):
+    """A chat stream whose request asked for usage (`stream_options.include_usage`): it has
+    finished only once its choices have and the usage chunk (`usage` set, no choices) came."""
+
+    __slots__ = ("usage",)
+
+    def __init__(self, choices: int = 1) -> None:
+        super().__init__(choices)
+        self.usage = False
+
+    def observe(self, data: dict[str, Any]) -> object | None:
+        if data.get("usage") is not None and not data.get("choices"):
+            self.usage = True
+        return Progress.observe(self, data)
+
+    def complete(self) -> bool:
+        return self.usage and Progress.complete(self)
+
+    def missing(self) -> str:
+        parts = [] if Progress.complete(self) else [Progress.missing(self)]
+        if not self.usage:
+            parts.append("before the usage chunk (stream_options include_usage) arrived")
+        return " and ".join(parts)
 
 
 class EventDecoder(Generic[T]):
@@ -124,12 +163,19 @@ class EventDecoder(Generic[T]):
 
     def finish(self) -> None:
         """The body has ended: fine after `[DONE]` or a finished stream, else truncation."""
-        if not self.done and not self._progress.complete():
+        missing = self.missing()
+        if missing is not None:
             raise IncompleteStreamError(
-                message=f"The stream ended without [DONE] {self._progress.missing()}; "
-                "the answer is incomplete.",
+                message=f"The stream ended without [DONE] {missing}; the answer is incomplete.",
                 request=self._response.request,
             )
+
+    def missing(self) -> str | None:
+        """None once the answer is whole (`[DONE]` came, or the progress says it finished);
+        else what it lacks ("before ...")."""
+        if self.done or self._progress.complete():
+            return None
+        return self._progress.missing()
 
     def _invalid(self, raw: bytes, message: str) -> APIResponseValidationError:
         text = raw.decode("utf-8", "replace")
@@ -184,10 +230,16 @@ class _BaseStream(Generic[T]):
         self, response: httpx.Response, decoder: EventDecoder[T], idle: float | None = None
     ) -> None:
         self.response = response
+        self._decoder = decoder
         self._open(decoder, idle)
 
     def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
         raise NotImplementedError
+
+    def _missing(self) -> str | None:
+        """What the answer lacks so far, by the same rule as the end of the body; None once
+        it is whole. For helpers whose final result must not come from a partial stream."""
+        return self._decoder.missing()
 
 
 class Stream(Closes, _BaseStream[T]):

@@ -163,6 +163,47 @@ def _framed(piece: bytes, chunked: bool) -> bytes:
 
 _LAST_CHUNK = b"0\r\n\r\n"
 
+# How a connection the server had closed fails a request: the write fails, or the read
+# meets the server's FIN (`_no_response`) or RST. Timeouts are not among them.
+_STALE_ERRORS = (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError)
+
+
+def _resend(exc: BaseException, reused: bool, answered: bool, request: httpx.Request) -> bool:
+    """Whether a request that failed with `exc` is sent once more, on a fresh connection.
+
+    This is the stale keep-alive race: the server closes an idle keep-alive connection (its
+    idle timeout ran out) just as the pool hands it out, after the check for a close (see
+    `is_clean`) found none; the request goes into a socket the server has shut and its FIN
+    or RST comes back instead of an answer. Browsers send such a request again on a new
+    connection, as do urllib3 (for idempotent methods) and Go's net/http (idempotent, or
+    nothing written); rillet's transports do so whatever `max_retries` says (the send loop's
+    retries, with their waits, are for a server's failures; this one is the transport's own
+    and immediate), when all of these hold:
+
+    - the connection was reused from the pool: on a fresh one the same failure is the
+      server refusing this request, and it is raised;
+    - not one byte of the response had arrived (`answered`): the server never began to
+      answer, where a response cut short is the server's failure and is raised;
+    - the failure is the connection's (`_STALE_ERRORS`), not a timeout or a local error;
+    - the body can be sent again: bytes in memory, as every API call has, not a stream;
+    - once: the second attempt is on a fresh connection, so its failure is raised.
+
+    For any method, not only the idempotent ones urllib3 re-sends (POST is not among its
+    `Retry.allowed_methods`, and Go's net/http re-sends a written POST only if it carries
+    an `Idempotency-Key`): nearly every API call is a POST, and that rule would leave them
+    exposed to exactly the race it is meant to absorb. With no byte of answer, the server
+    provably did not answer; what it cannot prove is that no application read the request
+    (a server that reads one and then dies without a byte of answer looks the same), so
+    such a POST may be run twice. That is the trade-off made here: at most one repeat,
+    and only on a reused connection whose close was already racing the request.
+    """
+    return (
+        reused
+        and not answered
+        and isinstance(exc, _STALE_ERRORS)
+        and isinstance(request.stream, httpx.ByteStream)
+    )
+
 
 # -- both kinds: pool, body and transport logic, without I/O ---------------------------------
 
@@ -425,21 +466,25 @@ class _SyncPool(_Pool[_SyncConnection]):
     def _notify(self) -> None:
         self._cond.notify()
 
-    def acquire(self, origin: Origin, timeouts: _Timeouts) -> _SyncConnection:
+    def acquire(
+        self, origin: Origin, timeouts: _Timeouts, fresh: bool = False
+    ) -> tuple[_SyncConnection, bool]:
+        """A connection to `origin`, and whether it was reused from the pool; `fresh` asks
+        for a new one."""
         deadline = _deadline(timeouts)
         while True:
             with self._cond:
-                grant, conn, doomed = self._slots.checkout(origin, time.monotonic())
+                grant, conn, doomed = self._slots.checkout(origin, time.monotonic(), fresh=fresh)
                 if grant is Grant.WAIT:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         raise _pool_timeout()
                     self._cond.wait(left)
             if (reused := self._reuse(conn, doomed)) is not None:
-                return reused
+                return reused, True
             if grant is Grant.OPEN:
                 with self._opening():
-                    return _SyncConnection.connect(origin, timeouts, self._tls)
+                    return _SyncConnection.connect(origin, timeouts, self._tls), False
 
 
 class _SyncBody(_Body[_SyncConnection], httpx.SyncByteStream):
@@ -480,16 +525,25 @@ class HTTP11Transport(_Transport[_SyncPool, httpx.HTTPTransport], httpx.BaseTran
         if (fallback := self._fallback_for(request)) is not None:
             return fallback.handle_request(request)
         timeouts: _Timeouts = request.extensions.get("timeout", {})
-        conn = self._pool.acquire(_origin(request.url), timeouts)
-        try:
-            self._send(conn, request, timeouts.get("write"))
-            while (head := parse_response_head(conn.buffer)) is None:
-                if not conn.receive(timeouts.get("read")):
-                    raise _no_response()
-            return _response(head, _SyncBody(self._pool, conn, request, head, timeouts))
-        except BaseException:
-            self._pool.drop(conn)
-            raise
+        origin = _origin(request.url)
+        conn, reused = self._pool.acquire(origin, timeouts)
+        while True:  # twice at most: see `_resend`
+            answered = False
+            try:
+                self._send(conn, request, timeouts.get("write"))
+                while True:
+                    answered = answered or bool(conn.buffer)  # before 1xx heads are taken off
+                    if (head := parse_response_head(conn.buffer)) is not None:
+                        break
+                    if not conn.receive(timeouts.get("read")):
+                        raise _no_response()
+                return _response(head, _SyncBody(self._pool, conn, request, head, timeouts))
+            except BaseException as exc:
+                answered = answered or bool(conn.buffer)
+                self._pool.drop(conn)
+                if not _resend(exc, reused, answered, request):
+                    raise
+            conn, reused = self._pool.acquire(origin, timeouts, fresh=True)
 
     @staticmethod
     def _send(conn: _SyncConnection, request: httpx.Request, timeout: float | None) -> None:
@@ -650,15 +704,17 @@ class _AsyncPool(_Pool[_AsyncConnection]):
                 waiter.set_result(None)
                 return
 
-    async def acquire(self, origin: Origin, timeouts: _Timeouts) -> _AsyncConnection:
+    async def acquire(
+        self, origin: Origin, timeouts: _Timeouts, fresh: bool = False
+    ) -> tuple[_AsyncConnection, bool]:
         deadline = _deadline(timeouts)
         while True:
-            grant, conn, doomed = self._slots.checkout(origin, time.monotonic())
+            grant, conn, doomed = self._slots.checkout(origin, time.monotonic(), fresh=fresh)
             if (reused := self._reuse(conn, doomed)) is not None:
-                return reused
+                return reused, True
             if grant is Grant.OPEN:
                 with self._opening():
-                    return await _AsyncConnection.connect(origin, timeouts, self._tls)
+                    return await _AsyncConnection.connect(origin, timeouts, self._tls), False
             if grant is Grant.WAIT:
                 await self._wait(deadline)
 
@@ -723,16 +779,25 @@ class AsyncHTTP11Transport(
         if (fallback := self._fallback_for(request)) is not None:
             return await fallback.handle_async_request(request)
         timeouts: _Timeouts = request.extensions.get("timeout", {})
-        conn = await self._pool.acquire(_origin(request.url), timeouts)
-        try:
-            await self._send(conn, request, timeouts.get("write"))
-            while (head := parse_response_head(conn.buffer)) is None:
-                if not await conn.receive(timeouts.get("read")):
-                    raise _no_response()
-            return _response(head, _AsyncBody(self._pool, conn, request, head, timeouts))
-        except BaseException:
-            self._pool.drop(conn)
-            raise
+        origin = _origin(request.url)
+        conn, reused = await self._pool.acquire(origin, timeouts)
+        while True:  # twice at most: see `_resend`
+            answered = False
+            try:
+                await self._send(conn, request, timeouts.get("write"))
+                while True:
+                    answered = answered or bool(conn.buffer)  # before 1xx heads are taken off
+                    if (head := parse_response_head(conn.buffer)) is not None:
+                        break
+                    if not await conn.receive(timeouts.get("read")):
+                        raise _no_response()
+                return _response(head, _AsyncBody(self._pool, conn, request, head, timeouts))
+            except BaseException as exc:
+                answered = answered or bool(conn.buffer)
+                self._pool.drop(conn)
+                if not _resend(exc, reused, answered, request):
+                    raise
+            conn, reused = await self._pool.acquire(origin, timeouts, fresh=True)
 
     @staticmethod
     async def _send(conn: _AsyncConnection, request: httpx.Request, timeout: float | None) -> None:

@@ -42,17 +42,21 @@ class PoolSlots(Generic[C]):
         self.open = 0  # connected or connecting, idle or in use
         self.closed = False
 
-    def checkout(self, origin: Origin, now: float) -> tuple[Grant, C | None, list[C]]:
+    def checkout(
+        self, origin: Origin, now: float, *, fresh: bool = False
+    ) -> tuple[Grant, C | None, list[C]]:
         """A grant, the idle connection for REUSE, and connections the caller must close.
 
         A reused connection may have been closed by the server while idle: the caller checks
-        and, if so, closes it, calls `forget` and asks again.
+        and, if so, closes it, calls `forget` and asks again. `fresh` never grants REUSE (a
+        request re-sent because its pooled connection turned out stale goes on a new one).
         """
         doomed = self._expire(now)
         idle = self.idle
-        for i in range(len(idle) - 1, -1, -1):  # the most recently used is the likeliest alive
-            if idle[i].origin == origin:
-                return Grant.REUSE, idle.pop(i), doomed
+        if not fresh:
+            for i in range(len(idle) - 1, -1, -1):  # the most recently used: likeliest alive
+                if idle[i].origin == origin:
+                    return Grant.REUSE, idle.pop(i), doomed
         if self.max_open is None or self.open < self.max_open:
             self.open += 1
             return Grant.OPEN, None, doomed

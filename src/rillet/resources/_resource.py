@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rillet._send import RequestSpec
@@ -44,21 +46,35 @@ def create_params(
     return body
 
 
+def plain_progress(params: Mapping[str, Any]) -> Progress:
+    """The progress of a stream whose request says nothing about how it ends."""
+    return Progress()
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint(Generic[R, E]):
     """One endpoint that answers either at once or as a stream: what the answer is parsed
-    as (`cast_to`), how a stream's items are built, and how its end is known (`progress`)."""
+    as (`cast_to`), how a stream's items are built, and how its end is known: `progress`
+    makes that from the call's keyword arguments, which may say what a whole answer holds
+    (chat's `n` choices, its usage chunk)."""
 
     path: str
     params: frozenset[str]  # the keyword arguments `create()` takes besides request options
     cast_to: type[R]
     construct: Callable[[dict[str, Any]], E]
-    progress: Callable[[], Progress] = Progress
+    progress: Callable[[Mapping[str, Any]], Progress] = plain_progress
 
     def create(
         self, client: OpenAI | AsyncOpenAI, params: Mapping[str, Any], stream: bool | None
     ) -> RequestSpec:
         return client._spec("POST", self.path, create_params(params, stream, self.params))
+
+    def progress_of(self, params: Mapping[str, Any]) -> Callable[[], Progress]:
+        """What the client's `_stream` calls, once, for the progress of one stream."""
+        return partial(self.progress, params)
+
+
+_NONE: Mapping[str, Any] = MappingProxyType({})  # a call with no keyword arguments of its own
 
 
 def _helper_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -69,16 +85,19 @@ def _helper_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class SyncResource(Resource["OpenAI"]):
-    def _call(self, spec: RequestSpec, endpoint: Endpoint[R, E]) -> R | Stream[E]:
-        """The answer to `spec`: its stream if it asked for one, else the parsed body."""
+    def _call(
+        self, spec: RequestSpec, endpoint: Endpoint[R, E], params: Mapping[str, Any] = _NONE
+    ) -> R | Stream[E]:
+        """The answer to `spec` (made of `params`): its stream if it asked for one, else the
+        parsed body."""
         if spec.stream:
-            return self._client._stream(spec, endpoint.construct, endpoint.progress)
+            return self._client._stream(spec, endpoint.construct, endpoint.progress_of(params))
         return self._client._request(spec, endpoint.cast_to)
 
     def _create(
         self, endpoint: Endpoint[R, E], params: Mapping[str, Any], stream: bool | None
     ) -> R | Stream[E]:
-        return self._call(endpoint.create(self._client, params, stream), endpoint)
+        return self._call(endpoint.create(self._client, params, stream), endpoint, params)
 
     def _manage(
         self, endpoint: Endpoint[R, E], params: Mapping[str, Any], wrap: Callable[[Stream[E]], W]
@@ -89,21 +108,25 @@ class SyncResource(Resource["OpenAI"]):
 
         def open_stream() -> W:
             spec = endpoint.create(self._client, params, True)
-            return wrap(self._client._stream(spec, endpoint.construct, endpoint.progress))
+            progress = endpoint.progress_of(params)
+            return wrap(self._client._stream(spec, endpoint.construct, progress))
 
         return StreamManager(open_stream)
 
 
 class AsyncResource(Resource["AsyncOpenAI"]):
-    async def _call(self, spec: RequestSpec, endpoint: Endpoint[R, E]) -> R | AsyncStream[E]:
+    async def _call(
+        self, spec: RequestSpec, endpoint: Endpoint[R, E], params: Mapping[str, Any] = _NONE
+    ) -> R | AsyncStream[E]:
         if spec.stream:
-            return await self._client._stream(spec, endpoint.construct, endpoint.progress)
+            progress = endpoint.progress_of(params)
+            return await self._client._stream(spec, endpoint.construct, progress)
         return await self._client._request(spec, endpoint.cast_to)
 
     async def _create(
         self, endpoint: Endpoint[R, E], params: Mapping[str, Any], stream: bool | None
     ) -> R | AsyncStream[E]:
-        return await self._call(endpoint.create(self._client, params, stream), endpoint)
+        return await self._call(endpoint.create(self._client, params, stream), endpoint, params)
 
     def _manage(
         self,
@@ -115,6 +138,7 @@ class AsyncResource(Resource["AsyncOpenAI"]):
 
         async def open_stream() -> AW:
             spec = endpoint.create(self._client, params, True)
-            return wrap(await self._client._stream(spec, endpoint.construct, endpoint.progress))
+            progress = endpoint.progress_of(params)
+            return wrap(await self._client._stream(spec, endpoint.construct, progress))
 
         return AsyncStreamManager(open_stream)

@@ -12,8 +12,8 @@ from rillet._streams.helpers import (
     HelperStream,
     StreamManager,
 )
-from rillet._streams.stream import AsyncStream, Stream
-from rillet._types import NotGiven, RequestOptions
+from rillet._streams.stream import AsyncStream, Progress, Stream, UsageProgress
+from rillet._types import NotGiven, RequestOptions, is_given
 from rillet.resources._resource import AsyncResource, Endpoint, Resource, SyncResource
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk
 from rillet.types.chat.chat_completion_stream_event import ChatCompletionStreamEvent
@@ -74,13 +74,50 @@ class ChatCompletionCreateParams(RequestOptions, total=False):
 
 
 _PARAMS = frozenset(ChatCompletionCreateParams.__annotations__) | {"stream"}
-_ENDPOINT = Endpoint("/chat/completions", _PARAMS, ChatCompletion, ChatCompletionChunk.construct)
+
+
+def _sent(params: Mapping[str, Any], name: str) -> object:
+    """The value of body field `name` a call's keyword arguments send (`extra_body` wins, as
+    in the request itself); None when they send none."""
+    extra = params.get("extra_body")
+    value = extra[name] if isinstance(extra, Mapping) and name in extra else params.get(name)
+    return value if is_given(value) else None
+
+
+def _progress(params: Mapping[str, Any]) -> Progress:
+    """When a chat stream is whole, from its request: all `n` choices finished (n defaults
+    to 1) and, when `stream_options` asked for usage, the usage chunk arrived; or `[DONE]`."""
+    n = _sent(params, "n")
+    choices = n if type(n) is int else 1
+    options = _sent(params, "stream_options")
+    if isinstance(options, Mapping) and options.get("include_usage") is True:
+        return UsageProgress(choices)
+    return Progress(choices)
+
+
+_ENDPOINT = Endpoint(
+    "/chat/completions", _PARAMS, ChatCompletion, ChatCompletionChunk.construct, _progress
+)
 
 
 def _stream_state(params: ChatCompletionCreateParams) -> ChatCompletionStreamState:
     return ChatCompletionStreamState(
         input_tools=params.get("tools"), response_format=params.get("response_format")
     )
+
+
+def _final(
+    raw: Stream[ChatCompletionChunk] | AsyncStream[ChatCompletionChunk],
+    state: ChatCompletionStreamState,
+) -> ChatCompletion:
+    """The final completion of a helper stream read as far as it goes. A body that ended
+    short has raised already; one closed early is whole only by the stream's own rule (all
+    `n` choices finished, the usage chunk if asked for, or `[DONE]`), not by the choices
+    it happened to show."""
+    missing = raw._missing()
+    if missing is not None:
+        raise RuntimeError(f"The stream was closed {missing}")
+    return state.get_final_completion()
 
 
 class _Snapshot:
@@ -103,7 +140,7 @@ class ChatCompletionStream(_Snapshot, HelperStream[ChatCompletionChunk, ChatComp
     def get_final_completion(self) -> ChatCompletion:
         """Read to the end; the completion as `stream=False` would have returned it."""
         self.until_done()
-        return self._state.get_final_completion()
+        return _final(self._raw, self._state)
 
 
 class AsyncChatCompletionStream(
@@ -117,7 +154,7 @@ class AsyncChatCompletionStream(
 
     async def get_final_completion(self) -> ChatCompletion:
         await self.until_done()
-        return self._state.get_final_completion()
+        return _final(self._raw, self._state)
 
 
 class Completions(SyncResource):

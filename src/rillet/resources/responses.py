@@ -181,7 +181,11 @@ class _Deleted(BaseModel):
     deleted: bool
 
 
-_ENDPOINT = Endpoint("/responses", _PARAMS, Response, construct_event, ResponseProgress)
+def _progress(params: Mapping[str, Any]) -> ResponseProgress:
+    return ResponseProgress()  # its terminal event says it all, whatever was asked
+
+
+_ENDPOINT = Endpoint("/responses", _PARAMS, Response, construct_event, _progress)
 
 
 class Responses(SyncResource):
