@@ -82,7 +82,9 @@ def canned_server(chunks: int, pin: bool) -> Iterator[str]:
 
 
 async def rillet_bench(url: str, workload: Workload, spec: LoadSpec) -> RunResult:
-    async with rillet.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0) as client:
+    async with rillet.AsyncOpenAI(
+        base_url=url, api_key="bench", max_retries=0, max_stream_resumes=0
+    ) as client:
         return await run_load(Target(client, "chat", "synthetic"), workload, spec)
 
 

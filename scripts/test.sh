@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Install rillet with every extra into .venv (building llama.cpp on first run) and run
-# the whole suite: ruff, mypy --strict, pytest (unit, integration and real-model tests).
+# the whole suite: ruff (lint and format), mypy --strict, pytest (unit, integration and
+# real-model tests) with coverage of rillet, which fails under the floor in pyproject.toml.
+# The quicker loop while working is scripts/check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 install_extras "dev,local"
-echo "==> ruff"
+# System packages the suite drives for real: a redis-server for `--store redis://`, Debian's
+# Chromium for the playground's browser tests (each script does nothing when it is there).
+bash scripts/redis.sh
+bash scripts/browser.sh
+echo "==> ruff check"
 ruff check src tests benchmarks
+echo "==> ruff format --check"
+ruff format --check src tests benchmarks
 echo "==> mypy --strict"
 mypy
-echo "==> pytest"
-exec pytest "$@"
+echo "==> pytest, with coverage"
+exec pytest --cov=rillet --cov-report=term:skip-covered "$@"

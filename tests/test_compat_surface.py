@@ -86,6 +86,12 @@ TYPE_PAIRS = [
     ("chat.chat_completion_token_logprob", "TopLogprob"),
     ("", "CompletionUsage"),
     ("", "Model"),
+    ("", "Completion"),
+    ("", "CompletionChoice"),
+    ("completion_choice", "Logprobs"),
+    ("", "CreateEmbeddingResponse"),
+    ("", "Embedding"),
+    ("create_embedding_response", "Usage"),
     ("completion_usage", "CompletionTokensDetails"),
     ("completion_usage", "PromptTokensDetails"),
 ]
@@ -252,3 +258,127 @@ def test_model_methods_of_the_official_types() -> None:
     for name in ("to_dict", "to_json", "model_dump", "model_dump_json", "model_validate"):
         assert hasattr(ChatCompletionChunk, name)
         assert hasattr(openai.types.chat.ChatCompletionChunk, name)
+
+
+def _official_resources(cls: type) -> set[str]:
+    """The official client's resources: its cached properties (`chat`, `images`, ...)."""
+    import functools
+
+    return {n for n, v in vars(cls).items() if isinstance(v, functools.cached_property)}
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [("OpenAI", "OpenAI"), ("AsyncOpenAI", "AsyncOpenAI")])
+def test_not_provided_lists_exactly_the_official_resources_rillet_lacks(
+    ours: str, theirs: str
+) -> None:
+    from rillet._client import NOT_PROVIDED
+
+    official = _official_resources(getattr(openai, theirs))
+    cls = getattr(rillet, ours)
+    client = cls(api_key="sk", base_url="http://127.0.0.1:9/v1")
+    provided = {name for name in official if name not in NOT_PROVIDED and hasattr(client, name)}
+    assert official >= NOT_PROVIDED, f"not official: {sorted(NOT_PROVIDED - official)}"
+    assert provided | NOT_PROVIDED == official, f"unlisted: {sorted(official - provided)}"
+    assert not any(name in vars(client) or hasattr(cls, name) for name in NOT_PROVIDED)
+
+
+@pytest.mark.parametrize("name", ["images", "audio", "files", "beta", "moderations"])
+def test_a_missing_official_resource_says_what_to_do(name: str) -> None:
+    for cls in (rillet.OpenAI, rillet.AsyncOpenAI):
+        client = cls(api_key="sk", base_url="http://127.0.0.1:9/v1")
+        with pytest.raises(AttributeError, match="not provided by rillet") as caught:
+            getattr(client, name)
+        assert "client.post(" in str(caught.value)
+        assert caught.value.name == name
+        assert not hasattr(client, name)
+
+
+def test_an_unknown_attribute_is_a_plain_attribute_error() -> None:
+    client = rillet.OpenAI(api_key="sk", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(AttributeError) as caught:
+        client.no_such_thing  # noqa: B018
+    assert "not provided by rillet" not in str(caught.value)
+    assert "no_such_thing" in str(caught.value)
+
+
+# (resource path, methods) whose `with_raw_response` / `with_streaming_response` rillet wraps.
+WRAPPED = [
+    ("chat.completions", ["create"]),
+    ("completions", ["create"]),
+    ("embeddings", ["create"]),
+    ("responses", ["create", "retrieve", "delete"]),
+    ("models", ["list", "retrieve"]),
+]
+
+
+def _walk(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("kind", ["OpenAI", "AsyncOpenAI"])
+@pytest.mark.parametrize("wrapper", ["with_raw_response", "with_streaming_response"])
+@pytest.mark.parametrize(("path", "methods"), WRAPPED)
+def test_every_wrapped_method_exists_as_officially(
+    kind: str, wrapper: str, path: str, methods: list[str]
+) -> None:
+    ours = getattr(rillet, kind)(api_key="sk", base_url="http://127.0.0.1:9/v1")
+    theirs = getattr(openai, kind)(api_key="sk", base_url="http://127.0.0.1:9/v1")
+    for method in methods:
+        assert callable(getattr(getattr(_walk(theirs, path), wrapper), method)), "test list"
+        assert callable(getattr(getattr(_walk(ours, path), wrapper), method))
+        # and from the client down, as `client.with_raw_response.chat.completions.create`
+        assert callable(getattr(_walk(getattr(ours, wrapper), path), method))
+    assert callable(getattr(_walk(ours, path.split(".")[0]), wrapper).__class__)
+
+
+def test_raw_response_classes_offer_the_official_members() -> None:
+    from openai._legacy_response import LegacyAPIResponse as TheirLegacy
+    from openai._response import APIResponse as TheirAPI
+    from openai._response import AsyncAPIResponse as TheirAsync
+
+    from rillet._response import APIResponse, AsyncAPIResponse, LegacyAPIResponse
+
+    common = {
+        "headers",
+        "http_request",
+        "status_code",
+        "url",
+        "method",
+        "http_version",
+        "elapsed",
+        "is_closed",
+        "request_id",
+        "parse",
+    }
+    for ours, theirs, extra in [
+        (LegacyAPIResponse, TheirLegacy, {"content", "text"}),
+        (APIResponse, TheirAPI, {"read", "text", "json", "close", "iter_bytes", "iter_lines"}),
+        (AsyncAPIResponse, TheirAsync, {"read", "text", "json", "close", "iter_bytes"}),
+    ]:
+        for name in common | extra:
+            assert hasattr(theirs, name), f"test list: {theirs.__name__}.{name}"
+            assert hasattr(ours, name), f"{ours.__name__}.{name}"
+        assert ours.__name__ == theirs.__name__
+    for name in ("aiter_bytes", "aiter_lines", "iter_text", "iter_lines"):
+        assert hasattr(AsyncAPIResponse, name)
+
+
+@pytest.mark.parametrize(
+    ("official", "ours"),
+    [
+        ("openai.resources.completions:Completions", "rillet.resources.completions"),
+        ("openai.resources.embeddings:Embeddings", "rillet.resources.embeddings"),
+    ],
+)
+def test_legacy_and_embedding_create_accept_every_official_parameter(
+    official: str, ours: str
+) -> None:
+    from rillet._client import _REQUEST_OPTIONS
+
+    module, name = official.split(":")
+    create = getattr(importlib.import_module(module), name).create
+    params = importlib.import_module(ours)._PARAMS
+    missing = set(inspect.signature(create).parameters) - {"self"} - params - _REQUEST_OPTIONS
+    assert not missing, f"create() would reject {sorted(missing)}"

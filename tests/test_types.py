@@ -66,6 +66,7 @@ def test_request_options_are_the_per_call_settings() -> None:
         "timeout",
         "stream_idle_timeout",
         "max_retries",
+        "max_stream_resumes",
     }
     assert set(RequestOptions.__annotations__) == _REQUEST_OPTIONS
     assert RequestOptions.__total__ is False

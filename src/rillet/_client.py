@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any, Generic, TypedDict, TypeVar, Unpack, cast
 
 import httpx
-import orjson
 
 from rillet._constants import (
     DEFAULT_BASE_URL,
@@ -21,12 +21,29 @@ from rillet._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
 )
+from rillet._encode import check_header, check_query, encode_body
 from rillet._exceptions import OpenAIError
-from rillet._models import BaseModel
-from rillet._send import AsyncSender, RequestSpec, SyncSender, parse_json
+from rillet._response import (
+    AsyncOpenAIWithRawResponse,
+    AsyncOpenAIWithStreamedResponse,
+    OpenAIWithRawResponse,
+    OpenAIWithStreamedResponse,
+)
+from rillet._response import cast_response as _cast
+from rillet._send import AsyncSender, RequestSpec, SyncSender
+from rillet._streams.resume import DEFAULT_MAX_STREAM_RESUMES, Resume, Target
 from rillet._streams.stream import AsyncStream, EventDecoder, Progress, Stream
 from rillet._transports.http11 import AsyncHTTP11Transport, HTTP11Transport, env_proxies_set
-from rillet._types import NOT_GIVEN, AsyncCloses, Closes, NotGiven, Omit, is_given
+from rillet._types import (
+    NOT_GIVEN,
+    AsyncCloses,
+    Closes,
+    NotGiven,
+    Omit,
+    is_given,
+    is_not_given,
+    is_omit,
+)
 from rillet._types import REQUEST_OPTIONS as _REQUEST_OPTIONS
 from rillet._version import __version__
 
@@ -43,29 +60,20 @@ _MISSING_KEY = (
 )
 
 
-def _json_default(value: Any) -> Any:
-    """Let request bodies hold response models (e.g. a message sent back) and iterables."""
-    if isinstance(value, BaseModel):
-        return value.to_dict()
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(exclude_unset=True)
-    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
-        return list(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
 
 def _merge_headers(headers: dict[str, str], extra: Mapping[str, str | Omit]) -> None:
-    """Apply `extra` to `headers`; names match whatever their case, and `Omit` removes."""
+    """Apply `extra` to `headers`; names match whatever their case, `omit` removes and
+    `NOT_GIVEN` leaves the header as it was (either sentinel rillet's or the official one)."""
     for key, value in extra.items():
+        if is_not_given(value):
+            continue
         for existing in [k for k in headers if k.lower() == key.lower()]:
             del headers[existing]
-        if not isinstance(value, Omit):
-            headers[key] = value
+        if not is_omit(value):
+            headers[key] = check_header(key, value)
 
 
 class ClientSettings(TypedDict, total=False):
@@ -80,6 +88,7 @@ class ClientSettings(TypedDict, total=False):
     default_headers: Mapping[str, str | Omit] | None
     default_query: Mapping[str, object] | None
     stream_idle_timeout: float | None
+    max_stream_resumes: int
 
 
 class _ClientCore:
@@ -92,6 +101,7 @@ class _ClientCore:
     timeout: httpx.Timeout
     max_retries: int
     stream_idle_timeout: float | None
+    max_stream_resumes: int
 
     def __init__(
         self,
@@ -105,6 +115,7 @@ class _ClientCore:
         default_headers: Mapping[str, str | Omit] | None = None,
         default_query: Mapping[str, object] | None = None,
         stream_idle_timeout: float | None = None,
+        max_stream_resumes: int = DEFAULT_MAX_STREAM_RESUMES,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if not api_key:
@@ -114,11 +125,15 @@ class _ClientCore:
         self.project = project or os.environ.get("OPENAI_PROJECT_ID")
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
-        self.timeout = DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else _as_timeout(timeout)
-        self.max_retries = max_retries
+        if is_not_given(timeout):
+            self.timeout = DEFAULT_TIMEOUT
+        else:
+            self.timeout = _as_timeout(cast("float | httpx.Timeout | None", timeout))
+        self.max_retries = max_retries if is_given(max_retries) else DEFAULT_MAX_RETRIES
         self._custom_headers = dict(default_headers or {})
         self._custom_query = dict(default_query or {})
         self.stream_idle_timeout = stream_idle_timeout
+        self.max_stream_resumes = max_stream_resumes
 
     @property
     def default_headers(self) -> dict[str, str]:
@@ -150,6 +165,7 @@ class _ClientCore:
             "default_headers": self._custom_headers,
             "default_query": self._custom_query,
             "stream_idle_timeout": self.stream_idle_timeout,
+            "max_stream_resumes": self.max_stream_resumes,
         }
 
     def _copy_settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +173,8 @@ class _ClientCore:
         `default_query` add to this client's, `set_default_headers`/`set_default_query`
         replace them."""
         settings = self._settings()
+        # As officially, a setting passed as `NOT_GIVEN` keeps this client's value.
+        overrides = {k: v for k, v in overrides.items() if is_given(v)}
         for name in ("default_headers", "default_query"):
             add = overrides.pop(name, None)
             replace = overrides.pop(f"set_{name}", None)
@@ -187,26 +205,32 @@ class _ClientCore:
                 body[key] = value
         extra_body = options.get("extra_body")
         if isinstance(extra_body, Mapping):
-            body.update(extra_body)
+            body.update((k, v) for k, v in extra_body.items() if is_given(v))
 
         headers = self.default_headers
         _merge_headers(headers, options.get("extra_headers") or {})
         query_params = {**self._custom_query, **(query or {}), **(options.get("extra_query") or {})}
+        query_params = {k: v for k, v in query_params.items() if is_given(v)}
+        if query_params:
+            check_query(query_params)
 
         timeout = options.get("timeout", NOT_GIVEN)
         idle = options.get("stream_idle_timeout", NOT_GIVEN)
+        retries = options.get("max_retries", NOT_GIVEN)
+        resumes = options.get("max_stream_resumes", NOT_GIVEN)
         if stream is None:
             stream = bool(body.get("stream"))
         return RequestSpec(
             method=method,
             url=str(self.base_url.join(path.lstrip("/"))),
             headers=headers,
-            params={k: v for k, v in query_params.items() if is_given(v)},
-            content=None if method in _BODYLESS else orjson.dumps(body, default=_json_default),
-            timeout=self.timeout if isinstance(timeout, NotGiven) else _as_timeout(timeout),
-            max_retries=options.get("max_retries", self.max_retries),
+            params=query_params,
+            content=None if method in _BODYLESS else encode_body(body),
+            timeout=self.timeout if not is_given(timeout) else _as_timeout(timeout),
+            max_retries=retries if is_given(retries) else self.max_retries,
             stream=stream,
-            idle_timeout=self.stream_idle_timeout if isinstance(idle, NotGiven) else idle,
+            idle_timeout=self.stream_idle_timeout if not is_given(idle) else idle,
+            max_stream_resumes=resumes if is_given(resumes) else self.max_stream_resumes,
         )
 
     def _generic(
@@ -214,6 +238,35 @@ class _ClientCore:
     ) -> RequestSpec:
         """The request of `client.get/post/delete(path, ...)`."""
         return self._spec(method, path, _generic_params(body, options))
+
+
+# The official client's resources that rillet does not provide: asking for one says so
+# (tests/test_compat_surface.py keeps this list equal to the official client's).
+NOT_PROVIDED = frozenset(
+    {
+        "admin",
+        "audio",
+        "batches",
+        "beta",
+        "containers",
+        "content_provenance_checks",
+        "conversations",
+        "decisions",
+        "evals",
+        "files",
+        "fine_tuning",
+        "images",
+        "live",
+        "moderations",
+        "realtime",
+        "safety",
+        "skills",
+        "uploads",
+        "vector_stores",
+        "videos",
+        "webhooks",
+    }
+)
 
 
 class _Client(_ClientCore, Generic[H]):
@@ -258,15 +311,20 @@ class _Client(_ClientCore, Generic[H]):
     def _settings(self) -> dict[str, Any]:
         return {"http_client": self._http, **super()._settings()}
 
-
-def _cast(response: httpx.Response, cast_to: type[T]) -> T:
-    """A read response's body as `cast_to`: a model, the response itself, or (`object`,
-    `dict`) the JSON as it came."""
-    if isinstance(cast_to, type) and issubclass(cast_to, BaseModel):
-        return cast_to.construct(parse_json(response))
-    if cast_to is httpx.Response:
-        return cast(T, response)
-    return cast(T, parse_json(response))
+    def __getattr__(self, name: str) -> Any:
+        """Only for names no attribute has: an official resource rillet lacks says so."""
+        kind = type(self).__name__
+        if name in NOT_PROVIDED:
+            raise AttributeError(
+                f"{kind!r} object has no attribute {name!r}: the official client's "
+                f"`{name}` API is not provided by rillet. Call its endpoints with "
+                f"`client.post(path, cast_to=object, body={{...}})` (or `client.get` / "
+                f"`client.delete`), or use the official `openai` package for it "
+                f"(docs/client.md lists what rillet covers)",
+                name=name,
+                obj=self,
+            )
+        raise AttributeError(f"{kind!r} object has no attribute {name!r}", name=name, obj=self)
 
 
 def _events(
@@ -297,13 +355,26 @@ class OpenAI(Closes, _Client[httpx.Client]):
 
     def _bind(self) -> None:
         from rillet.resources.chat import Chat
+        from rillet.resources.completions import Completions
+        from rillet.resources.embeddings import Embeddings
         from rillet.resources.models import Models
         from rillet.resources.responses import Responses
 
         self._sender = SyncSender(self._http)
         self.chat = Chat(self)
+        self.completions = Completions(self)
+        self.embeddings = Embeddings(self)
         self.models = Models(self)
         self.responses = Responses(self)
+
+    @cached_property
+    def with_raw_response(self) -> OpenAIWithRawResponse:
+        """`client.with_raw_response.chat.completions.create(...)` and the like."""
+        return OpenAIWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> OpenAIWithStreamedResponse:
+        return OpenAIWithStreamedResponse(self)
 
     def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
         """Send `spec`; its read body as `cast_to`."""
@@ -314,10 +385,15 @@ class OpenAI(Closes, _Client[httpx.Client]):
         spec: RequestSpec,
         construct: Callable[[dict[str, Any]], E],
         progress: Callable[[], Progress] = Progress,
+        target: Target | None = None,
     ) -> Stream[E]:
-        """Send `spec`; a stream of `construct(data)` items, finished as `progress` says."""
-        response = self._sender.send(spec)
-        return Stream(response, _events(response, construct, progress), spec.idle_timeout)
+        """Send `spec`; a stream of `construct(data)` items, finished as `progress` says,
+        reattached as `target` says when its connection fails (docs/client.md)."""
+        send = self._sender.send
+        response = send(spec)
+        resume = None if target is None else Resume(target, spec, response)
+        decoder = _events(response, construct, progress)
+        return Stream(decoder, spec.idle_timeout, resume=resume, send=send)
 
     def get(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None
@@ -358,13 +434,25 @@ class AsyncOpenAI(AsyncCloses, _Client[httpx.AsyncClient]):
 
     def _bind(self) -> None:
         from rillet.resources.chat import AsyncChat
+        from rillet.resources.completions import AsyncCompletions
+        from rillet.resources.embeddings import AsyncEmbeddings
         from rillet.resources.models import AsyncModels
         from rillet.resources.responses import AsyncResponses
 
         self._sender = AsyncSender(self._http)
         self.chat = AsyncChat(self)
+        self.completions = AsyncCompletions(self)
+        self.embeddings = AsyncEmbeddings(self)
         self.models = AsyncModels(self)
         self.responses = AsyncResponses(self)
+
+    @cached_property
+    def with_raw_response(self) -> AsyncOpenAIWithRawResponse:
+        return AsyncOpenAIWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncOpenAIWithStreamedResponse:
+        return AsyncOpenAIWithStreamedResponse(self)
 
     async def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
         return _cast(await self._sender.send(spec), cast_to)
@@ -374,9 +462,13 @@ class AsyncOpenAI(AsyncCloses, _Client[httpx.AsyncClient]):
         spec: RequestSpec,
         construct: Callable[[dict[str, Any]], E],
         progress: Callable[[], Progress] = Progress,
+        target: Target | None = None,
     ) -> AsyncStream[E]:
-        response = await self._sender.send(spec)
-        return AsyncStream(response, _events(response, construct, progress), spec.idle_timeout)
+        send = self._sender.send
+        response = await send(spec)
+        resume = None if target is None else Resume(target, spec, response)
+        decoder = _events(response, construct, progress)
+        return AsyncStream(decoder, spec.idle_timeout, resume=resume, send=send)
 
     async def get(
         self, path: str, *, cast_to: type[Any], options: Mapping[str, Any] | None = None

@@ -32,6 +32,7 @@ class RequestSpec:
     max_retries: int
     stream: bool = False
     idle_timeout: float | None = None
+    max_stream_resumes: int = 0  # reconnections of a stream whose connection fails mid-way
 
 
 def build_request(http: httpx.Client | httpx.AsyncClient, spec: RequestSpec) -> httpx.Request:

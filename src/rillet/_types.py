@@ -70,13 +70,40 @@ class RequestOptions(TypedDict, total=False):
     timeout: float | httpx.Timeout | NotGiven | None
     stream_idle_timeout: float | NotGiven | None
     max_retries: int
+    max_stream_resumes: int
 
 
 REQUEST_OPTIONS = frozenset(RequestOptions.__annotations__)
 
 
+# The official package's sentinels are recognised by their class's module and name, so
+# `openai` is never imported for it and a value that is not a sentinel costs one lookup.
+# The classes live in `openai._types`; `openai/__init__.py` renames their module `openai`.
+_OFFICIAL_MODULES = frozenset({"openai", "openai._types"})
+
+
 def is_given(value: Any) -> bool:
-    return not isinstance(value, (NotGiven, Omit))
+    """False for `NOT_GIVEN` and `omit`, rillet's or the official package's."""
+    if isinstance(value, (NotGiven, Omit)):
+        return False
+    cls = type(value)
+    return cls.__module__ not in _OFFICIAL_MODULES or cls.__name__ not in ("NotGiven", "Omit")
+
+
+def is_omit(value: Any) -> bool:
+    """Whether `value` is `omit` (rillet's or the official one): a header it removes."""
+    if isinstance(value, Omit):
+        return True
+    cls = type(value)
+    return cls.__module__ in _OFFICIAL_MODULES and cls.__name__ == "Omit"
+
+
+def is_not_given(value: Any) -> bool:
+    """Whether `value` is `NOT_GIVEN` (rillet's or the official one)."""
+    if isinstance(value, NotGiven):
+        return True
+    cls = type(value)
+    return cls.__module__ in _OFFICIAL_MODULES and cls.__name__ == "NotGiven"
 
 
 class Closes:

@@ -211,7 +211,7 @@ def stream_events(events: list[bytes], *, delay: float = 0.0) -> Handler:
         conn.start_sse()
         for event in events:
             conn.piece(event)
-            if delay:
+            if delay:  # a slow server: the pace is the behaviour under test
                 time.sleep(delay)
         conn.end()
         return True

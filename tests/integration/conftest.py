@@ -8,9 +8,6 @@ from tests.integration import drive
 from tests.integration.canned import CannedServer, canned_server
 from tests.integration.scenarios import scenarios
 
-# Modules whose `mode`-parametrised tests (all run through `drive`) also run on plain httpx.
-_BOTH_STACKS = {"test_client_streams", "test_client_retries"}
-
 
 @pytest.fixture(scope="session")
 def canned() -> Iterator[CannedServer]:
@@ -27,6 +24,8 @@ def http_stack(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    if module in _BOTH_STACKS and "mode" in metafunc.fixturenames:
+    """A module marked `pytestmark = pytest.mark.both_stacks` runs each of its
+    `mode`-parametrised tests (all made through `drive`) on every stack in `drive.STACKS`."""
+    marked = metafunc.definition.get_closest_marker("both_stacks") is not None
+    if marked and "mode" in metafunc.fixturenames:
         metafunc.parametrize("http_stack", drive.STACKS, indirect=True)

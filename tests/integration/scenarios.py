@@ -81,9 +81,11 @@ def _cut_mid_event(conn: Connection, request: Request) -> bool:
 
 
 def _reset(conn: Connection, request: Request) -> bool:
+    """A reset right after the first event. No wait is needed for "Hello" to be read first:
+    TCP delivers it before the reset, and Linux keeps what arrived readable, the reset
+    surfacing only on the read after it."""
     conn.start_sse()
     conn.piece(sse(chunk(0, "Hello")))
-    time.sleep(0.05)
     conn.reset()
     return False
 
@@ -158,7 +160,7 @@ def _stall(conn: Connection, request: Request) -> bool:
     conn.start_sse()
     conn.piece(sse(chunk(0, "Hel")))
     conn.piece(sse(chunk(1, "lo")))
-    time.sleep(2.0)
+    time.sleep(2.0)  # the stall is the behaviour under test: idle timeouts fire during it
     try:
         for event in story(3)[2:]:
             conn.piece(event)
@@ -240,6 +242,28 @@ def _one_of_two_finished(conn: Connection, request: Request) -> bool:
     return stream_events(events)(conn, request)
 
 
+def _first_of_two_whole(conn: Connection, request: Request) -> bool:
+    """All of choice 0, its finish included, then a clean end before choice 1's first chunk:
+    whole for n=1, cut short for n=2."""
+    events = [
+        sse(chunk(0, "A", choice=0)),
+        sse(chunk(1, "a", choice=0)),
+        sse(chunk(2, None, "stop", choice=0)),
+    ]
+    return stream_events(events)(conn, request)
+
+
+def _usage_chunk() -> dict[str, Any]:
+    """The chunk `stream_options={"include_usage": True}` adds: usage, and no choices."""
+    usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    return {**chunk(0), "choices": [], "usage": usage}
+
+
+def _usage_no_done(conn: Connection, request: Request) -> bool:
+    """Every choice finished and the usage chunk, then a clean end without [DONE]."""
+    return stream_events([*story(3)[:-1], sse(_usage_chunk())])(conn, request)
+
+
 def _models(conn: Connection, request: Request) -> bool:
     if request.path.endswith("/models"):
         data = [{"id": m, "object": "model", "created": 1, "owned_by": "canned"} for m in "ab"]
@@ -271,6 +295,8 @@ def scenarios() -> dict[str, Handler]:
         "extra-fields": _extra_fields,
         "two-choices": _two_choices,
         "one-of-two": _one_of_two_finished,
+        "first-of-two-whole": _first_of_two_whole,
+        "usage-no-done": _usage_no_done,
         "models": _models,
         "no-retry-500": _status(500, x_should_retry="false"),
     }

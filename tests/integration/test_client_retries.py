@@ -11,6 +11,9 @@ from tests.integration.canned import CannedServer
 from tests.integration.drive import MODES, complete, stream_all
 from tests.integration.scenarios import DropFirst, Flaky
 
+# Every `mode` test here also runs on a user's plain httpx client: see conftest.py.
+pytestmark = pytest.mark.both_stacks
+
 _names = itertools.count()
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+import re
+from typing import Any
 
 import pytest
 
 import rillet
+from tests.integration import drive
 from tests.integration.canned import CannedServer
-from tests.integration.drive import MODES, complete, stream_all
+from tests.integration.drive import MESSAGES, MODES, complete, stream_all
+
+# Every `mode` test here also runs on a user's plain httpx client: see conftest.py.
+pytestmark = pytest.mark.both_stacks
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -66,9 +73,95 @@ def test_finish_reason_on_every_choice_is_enough_without_done(
 ) -> None:
     chunks = stream_all(mode, canned.base_url("finished-no-done"))
     assert chunks[-1].choices[0].finish_reason == "stop"
-    both = stream_all(mode, canned.base_url("two-choices"))
+    both = stream_all(mode, canned.base_url("two-choices"), n=2)
     assert {c.choices[0].index for c in both} == {0, 1}
     assert [c.choices[0].finish_reason for c in both[2:]] == ["stop", "length"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("scenario", "create", "words"),
+    [
+        # All of choice 0, its finish included, then a clean end: choice 1 never came.
+        ("first-of-two-whole", {"n": 2}, "before choice(s) 1 finished"),
+        ("first-of-two-whole", {"extra_body": {"n": 2}}, "before choice(s) 1 finished"),
+        # Both interleaved, the body ends before choice 1 finished.
+        ("one-of-two", {"n": 2}, "before choice(s) 1 finished"),
+        # Every choice finished, but the usage chunk asked for never came.
+        ("finished-no-done", {"stream_options": {"include_usage": True}}, "usage chunk"),
+    ],
+)
+def test_a_stream_short_of_what_the_request_asked_for_is_incomplete(
+    canned: CannedServer, mode: str, scenario: str, create: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(rillet.IncompleteStreamError, match=re.escape(words)):
+        stream_all(mode, canned.base_url(scenario), **create)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_with_all_it_asked_for_is_whole_without_done(
+    canned: CannedServer, mode: str
+) -> None:
+    one = stream_all(mode, canned.base_url("first-of-two-whole"))  # n=1: choice 0 is all
+    assert one[-1].choices[0].finish_reason == "stop"
+    usage = stream_all(
+        mode, canned.base_url("usage-no-done"), stream_options={"include_usage": True}
+    )
+    assert usage[-1].choices == [] and usage[-1].usage.total_tokens == 7
+
+
+def final_completion(
+    mode: str, base_url: str, *, close_after: str | None = None, **create: Any
+) -> Any:
+    """The final completion of `chat.completions.stream()`, as `drive` runs calls; with
+    `close_after`, the helper stream is closed at the first event of that type first."""
+    create = {"model": "gpt-4", "messages": MESSAGES, **create}
+    settings = drive._settings(mode, base_url, None)
+    if mode == "sync":
+        with rillet.OpenAI(**settings) as client, client.chat.completions.stream(**create) as s:
+            if close_after is not None:
+                next(e for e in s if e.type == close_after)
+                s.close()
+            return s.get_final_completion()
+
+    async def main() -> Any:
+        async with (
+            rillet.AsyncOpenAI(**settings) as client,
+            client.chat.completions.stream(**create) as stream,
+        ):
+            if close_after is not None:
+                async for event in stream:
+                    if event.type == close_after:
+                        break
+                await stream.close()
+            return await stream.get_final_completion()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stream_helper_final_completion_keeps_to_n(canned: CannedServer, mode: str) -> None:
+    """`chat.completions.stream()` and its final completion follow the same rule."""
+    with pytest.raises(rillet.IncompleteStreamError, match=re.escape("choice(s) 1")):
+        final_completion(mode, canned.base_url("first-of-two-whole"), n=2)
+    with pytest.raises(rillet.LengthFinishReasonError) as cut:  # choice 1 is cut by length
+        final_completion(mode, canned.base_url("two-choices"), n=2)
+    assert [c.finish_reason for c in cut.value.completion.choices] == ["stop", "length"]
+    with pytest.raises(rillet.IncompleteStreamError, match="usage chunk"):
+        final_completion(
+            mode, canned.base_url("finished-no-done"), stream_options={"include_usage": True}
+        )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stream_helper_closed_early_has_no_final_completion(
+    canned: CannedServer, mode: str
+) -> None:
+    """Closed once choice 0 of two is done, the snapshot is not a final completion."""
+    with pytest.raises(RuntimeError, match=re.escape("closed before choice(s) 1 finished")):
+        final_completion(
+            mode, canned.base_url("first-of-two-whole"), close_after="content.done", n=2
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)

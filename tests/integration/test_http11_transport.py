@@ -15,19 +15,25 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import rillet
 import rillet._transports.http11 as rillet_http11
 from rillet._transports.http11 import AsyncHTTP11Transport, HTTP11Transport
 from rillet._transports.wire import encode_chunk
+from tests._wait import wait_until, wait_until_async
 from tests.integration.canned import CannedServer, Connection, Handler, Request, canned_server
 
 KINDS = ("sync", "async")
+# Set by a test once its client has read what comes first; the handler then goes on.
+PORT_READ = threading.Event()  # short-stream
+HEAD_READ = threading.Event()  # reset
+CUE_TIMEOUT = 5.0  # a handler whose test failed before its cue goes on after this
 
 
 def _port(conn: Connection) -> bytes:
@@ -68,16 +74,17 @@ def _stream(conn: Connection, request: Request) -> bool:
 
 
 def _short_stream(conn: Connection, request: Request) -> bool:
-    """The port first; a moment later the last events and the end of the body, together."""
+    """The port first; once it was read, the last events and the end of the body, together."""
     conn.head(200, {"transfer-encoding": "chunked"})
     conn.piece(_port(conn) + b"\n")
-    time.sleep(0.05)
+    PORT_READ.wait(CUE_TIMEOUT)
+    PORT_READ.clear()
     conn.send(encode_chunk(b"a") + encode_chunk(b"b") + b"0\r\n\r\n")
     return True
 
 
 def _stall_head(conn: Connection, request: Request) -> bool:
-    time.sleep(1.0)
+    time.sleep(1.0)  # the stall is the behaviour under test: read timeouts of 0.2 s fire
     conn.whole(200, b"late", "text/plain")
     return True
 
@@ -85,16 +92,18 @@ def _stall_head(conn: Connection, request: Request) -> bool:
 def _stall_body(conn: Connection, request: Request) -> bool:
     conn.head(200, {"transfer-encoding": "chunked"})
     conn.piece(b"first")
-    time.sleep(1.0)
+    time.sleep(1.0)  # the stall is the behaviour under test, as in _stall_head
     conn.piece(b"second")
     conn.end()
     return True
 
 
 def _reset(conn: Connection, request: Request) -> bool:
+    """A reset mid-body: after the head and a piece, once the client has read the head."""
     conn.head(200, {"transfer-encoding": "chunked"})
     conn.piece(b"first")
-    time.sleep(0.05)
+    HEAD_READ.wait(CUE_TIMEOUT)
+    HEAD_READ.clear()
     conn.reset()
     return False
 
@@ -106,6 +115,66 @@ def _gzip_framing(conn: Connection, request: Request) -> bool:
 
 def _nothing(conn: Connection, request: Request) -> bool:
     return False  # closes without answering
+
+
+class StaleKeepAlive:
+    """Every request is answered with the client's port and `Connection: keep-alive`.
+
+    The first connection, once answered, idles until `close_now` is set; the server then
+    closes it without a word, as a server whose keep-alive timeout ran out does, and sets
+    `closed`. A request written to it is never read: `requests` counts the ones answered.
+    With `cut`, the second request (on the first connection) gets part of a response head
+    before the close instead.
+    """
+
+    def __init__(self, *, cut: bool = False) -> None:
+        self.cut = cut
+        self.close_now = threading.Event()
+        self.closed = threading.Event()
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: Connection, request: Request) -> bool:
+        with self._lock:
+            self.requests += 1
+            count = self.requests
+        if self.cut and count == 2:
+            conn.send(b"HTTP/1.1 200 OK\r\ncontent-le")  # some of an answer, then the close
+            return self._hang_up(conn)
+        conn.whole(200, _port(conn), "text/plain", connection="keep-alive")
+        if count > 1 or self.cut:
+            return True
+        self.close_now.wait(CUE_TIMEOUT)
+        return self._hang_up(conn)
+
+    def _hang_up(self, conn: Connection) -> bool:
+        conn.sock.shutdown(socket.SHUT_RDWR)  # the FIN goes now (the serve loop closes later)
+        self.closed.set()
+        return False
+
+
+_dynamic = iter(range(1_000_000))
+
+
+def _install(server: CannedServer, handler: Handler) -> str:
+    name = f"dyn{next(_dynamic)}"
+    server.scenarios[name] = handler
+    return name
+
+
+def _close_after_the_poll(monkeypatch: pytest.MonkeyPatch, stale: StaleKeepAlive) -> None:
+    """The stale keep-alive race, made deterministic: the pool's check of an idle connection
+    (`is_clean`) runs and finds it open, and only then does the server close it, before the
+    request is written. The client cannot have noticed: its look came first."""
+    for kind in (rillet_http11._SyncConnection, rillet_http11._AsyncConnection):
+
+        def is_clean(conn: Any, original: Callable[[Any], bool] = kind.is_clean) -> bool:
+            clean = original(conn)
+            stale.close_now.set()
+            assert stale.closed.wait(CUE_TIMEOUT), "the server did not close"
+            return clean
+
+        monkeypatch.setattr(kind, "is_clean", is_clean)
 
 
 SCENARIOS: dict[str, Handler] = {
@@ -173,12 +242,33 @@ class Driver:
             return await response.aread()
         return response.read()
 
-    async def pause(self, seconds: float) -> None:
-        """Let data arrive: the async client's socket is read only while its loop runs."""
+    async def wait_until(self, condition: Callable[[], object]) -> None:
+        """The async client's socket is read only while its loop runs: let it run meanwhile."""
         if self.kind == "async":
-            await asyncio.sleep(seconds)
+            await wait_until_async(condition)
         else:
-            time.sleep(seconds)
+            wait_until(condition)
+
+    async def wait_for_body_end(self, response: httpx.Response, end: bytes) -> None:
+        """Until the body up to `end` is at the client: in its connection's buffer, or (the
+        sync client reads only when asked) in its socket."""
+        conn = response.stream._stream._conn  # type: ignore[attr-defined]  # httpx's wrapper
+
+        def arrived() -> bool:
+            if conn.buffer.endswith(end):
+                return True
+            if self.kind == "async":
+                return False
+            try:
+                waiting = conn._sock.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False
+            return bool(waiting.endswith(end))
+
+        await self.wait_until(arrived)
+
+    def idle_connections(self) -> list[Any]:
+        return list(self.transport._pool._slots.idle)
 
     async def close_response(self, response: httpx.Response) -> None:
         if self.kind == "async":
@@ -230,7 +320,8 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
     server: CannedServer, driver: Driver
 ) -> None:
     first = await driver.get(f"{server.url}/hang-up/")
-    time.sleep(0.1)  # the server's close reaches the idle connection
+    # Until the server's close has reached the idle connection (else reusing it is a race).
+    await driver.wait_until(lambda: not any(c.is_clean() for c in driver.idle_connections()))
     second = await driver.get(f"{server.url}/hello/")
     assert second.status_code == 200 and second.content != first.content
 
@@ -260,7 +351,8 @@ async def test_closing_once_the_whole_body_has_arrived_keeps_the_connection(
     """Streams close right after their last event; the end of the body is then already here."""
     response = await driver.open(f"{server.url}/short-stream/")
     port = (await driver.first_piece(response)).split(b"\n")[0]
-    await driver.pause(0.2)
+    PORT_READ.set()
+    await driver.wait_for_body_end(response, b"0\r\n\r\n")
     await driver.close_response(response)
     after = await driver.get(f"{server.url}/hello/")
     assert after.content == port
@@ -302,7 +394,7 @@ async def test_max_connections_makes_requests_wait_for_the_pool(
 async def test_keepalive_limits(server: CannedServer, kind: str, limits: httpx.Limits) -> None:
     async with _driver(kind, limits=limits) as driver:
         first = await driver.get(f"{server.url}/hello/")
-        time.sleep(0.1)
+        time.sleep(0.1)  # past keepalive_expiry: the time passing is the behaviour under test
         second = await driver.get(f"{server.url}/hello/")
         assert first.content != second.content
 
@@ -327,6 +419,7 @@ async def test_read_timeout_changed_after_the_head_applies_to_the_body(
 
 async def test_a_reset_mid_body_is_a_read_error(server: CannedServer, driver: Driver) -> None:
     response = await driver.open(f"{server.url}/reset/")
+    HEAD_READ.set()
     with pytest.raises(httpx.ReadError):
         await driver.read(response)
 
@@ -334,6 +427,95 @@ async def test_a_reset_mid_body_is_a_read_error(server: CannedServer, driver: Dr
 async def test_no_answer_at_all_is_a_protocol_error(server: CannedServer, driver: Driver) -> None:
     with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
         await driver.get(f"{server.url}/nothing/")
+
+
+async def test_a_failed_fresh_connection_is_not_sent_again(
+    server: CannedServer, driver: Driver
+) -> None:
+    before = server.count("nothing")
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        await driver.get(f"{server.url}/nothing/")
+    assert server.count("nothing") == before + 1  # the server may have seen it: not again
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_request_on_a_connection_closed_after_the_poll_is_sent_again(
+    server: CannedServer, driver: Driver, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """The server closed the pooled connection before any byte of an answer: the request
+    goes once more, on a new connection, whatever its method."""
+    stale = StaleKeepAlive()
+    url = f"{server.url}/{_install(server, stale)}/"
+    first = await driver.request(method, url, content=b"{}")
+    assert len(driver.idle_connections()) == 1
+    _close_after_the_poll(monkeypatch, stale)
+    second = await driver.request(method, url, content=b"{}")
+    assert stale.closed.is_set()
+    assert second.status_code == 200 and second.content != first.content  # a new connection
+    assert stale.requests == 2  # the one written to the closed connection never arrived
+
+
+async def test_a_connection_that_dies_mid_answer_is_not_sent_again(
+    server: CannedServer, driver: Driver
+) -> None:
+    """Part of a response head arrived: the server had begun to answer; that is raised."""
+    stale = StaleKeepAlive(cut=True)
+    url = f"{server.url}/{_install(server, stale)}/"
+    await driver.get(url)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await driver.get(url)  # on the pooled connection, which gets some bytes, then a close
+    assert stale.requests == 2
+
+
+async def test_a_streamed_request_body_is_not_sent_again(
+    server: CannedServer, driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body the caller streams is spent by the first try, so it cannot go again."""
+    stale = StaleKeepAlive()
+    url = f"{server.url}/{_install(server, stale)}/"
+    await driver.get(url)
+    _close_after_the_poll(monkeypatch, stale)
+
+    def pieces() -> Iterator[bytes]:
+        yield b"{}"
+
+    async def apieces() -> AsyncIterator[bytes]:
+        yield b"{}"
+
+    body = pieces() if driver.kind == "sync" else apieces()
+    with pytest.raises((httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
+        await driver.request("POST", url, content=body)
+    assert stale.requests == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stale_pooled_connection_with_max_retries_0(
+    server: CannedServer, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through rillet's client, with no retries allowed: the re-send is the transport's."""
+    stale = StaleKeepAlive()
+    base_url = f"{server.url}/{_install(server, stale)}/v1"
+    settings: dict[str, Any] = {"api_key": "k", "base_url": base_url, "max_retries": 0}
+
+    def post(client: Any) -> Any:
+        return client.post("/chat/completions", cast_to=httpx.Response, body={"model": "m"})
+
+    def run() -> tuple[bytes, bytes]:
+        with rillet.OpenAI(**settings) as client:
+            first = post(client).content
+            _close_after_the_poll(monkeypatch, stale)
+            return first, post(client).content
+
+    async def arun() -> tuple[bytes, bytes]:
+        async with rillet.AsyncOpenAI(**settings) as client:
+            first = (await post(client)).content
+            _close_after_the_poll(monkeypatch, stale)
+            return first, (await post(client)).content
+
+    first, second = run() if kind == "sync" else asyncio.run(arun())
+    assert stale.closed.is_set()
+    assert second != first  # answered on a new connection
+    assert stale.requests == 2
 
 
 async def test_unknown_response_framing_is_refused(server: CannedServer, driver: Driver) -> None:
@@ -354,7 +536,7 @@ async def test_expect_goes_to_httpx_own_transport(server: CannedServer, driver: 
         "POST", f"{server.url}/echo/", content=b"hi", headers={"expect": "100-continue"}
     )
     assert response.content == b"POST hi"
-    assert driver.transport._fallback is not None
+    assert "network_stream" in response.extensions  # set by httpx's own transport, not ours
 
 
 # -- what the canned server cannot do: chunked uploads, TLS --------------------------------
@@ -489,4 +671,4 @@ async def test_off_asyncio_requests_go_to_httpx_own_transport(
     async with _driver("async") as driver:
         response = await driver.get(f"{server.url}/hello/")
         assert response.status_code == 200
-        assert driver.transport._fallback is not None
+        assert "network_stream" in response.extensions  # set by httpx's own transport only

@@ -7,6 +7,7 @@ whole module; it caps answers at a few tokens so the real-model set stays short.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -328,3 +329,89 @@ def test_a_prompt_longer_than_the_context_is_a_400(base_url: str) -> None:
         )
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.param == "messages"
+
+
+# --- continuous batching: --parallel, --max-queue, 429, /metrics ----------------------
+
+
+def metric(base_url: str, name: str) -> float:
+    import httpx
+
+    page = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    for line in page.splitlines():
+        if line.startswith(f"rillet_llama_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics:\n{page}")
+
+
+def test_sixteen_streams_on_four_places_complete_or_get_429_in_order() -> None:
+    import openai
+
+    from tests._wait import wait_until_async
+
+    async def scenario(url: str) -> None:
+        client = openai.AsyncOpenAI(base_url=url, api_key="sk-local", max_retries=0)
+
+        async def stream(text: str, max_tokens: int, first: asyncio.Event | None = None) -> str:
+            chunks = await client.chat.completions.create(
+                model="gpt-4",
+                messages=[{"role": "user", "content": text}],
+                max_tokens=max_tokens,
+                temperature=0,
+                stream=True,
+            )
+            finish = ""
+            async for chunk in chunks:
+                if first is not None and not first.is_set():
+                    first.set()
+                    arrivals.append(text)
+                finish = chunk.choices[0].finish_reason or finish if chunk.choices else finish
+            return finish
+
+        # 16 at once: 4 run, 4 wait, the rest are refused with a 429 before any work.
+        arrivals: list[str] = []
+        results = await asyncio.gather(
+            *(stream(f"Count to {i}", 6) for i in range(16)), return_exceptions=True
+        )
+        refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+        done = [r for r in results if r in ("length", "stop")]
+        assert len(done) + len(refused) == 16, results
+        assert len(done) >= 8 and refused
+        for error in refused:
+            assert error.status_code == 429 and error.code == "rate_limit_exceeded"
+            assert int(error.response.headers["retry-after"]) >= 1
+        assert metric(url, "requests_rejected_total") == len(refused)
+
+        # Arrival order: four long streams hold the places, four more wait, one at a
+        # time; once the long ones are gone (their clients leave), the four start in the
+        # order they came.
+        holders = [asyncio.Event() for _ in range(4)]
+        long = [
+            asyncio.ensure_future(stream(f"Write a story about {w}.", 500, e))
+            for w, e in zip(("a robot", "a cat", "a ship", "a tree"), holders, strict=True)
+        ]
+        for event in holders:
+            await asyncio.wait_for(event.wait(), 60)
+        arrivals.clear()
+        waiting = []
+        for i in range(4):
+            waiting.append(asyncio.ensure_future(stream(f"Hello {i}!", 3, asyncio.Event())))
+
+            def queued(count: int = i + 1) -> bool:
+                return metric(url, "sequences_queued") == count
+
+            await wait_until_async(queued, 30)
+        for task in long:
+            task.cancel()
+        await asyncio.gather(*long, return_exceptions=True)
+        assert set(await asyncio.gather(*waiting)) <= {"length", "stop"}
+        assert arrivals == [f"Hello {i}!" for i in range(4)]
+
+        # Nothing is left behind, and a later request still runs.
+        assert metric(url, "sequences_running") == 0 and metric(url, "sequences_queued") == 0
+        assert await stream("Tell me a joke", 3) in ("length", "stop")
+        assert metric(url, "tokens_generated_total") > 0
+        await client.close()
+
+    with run_server("--parallel", "4", "--max-queue", "4") as url:
+        asyncio.run(scenario(url))

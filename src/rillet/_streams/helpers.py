@@ -46,6 +46,11 @@ class HelperStream(Closes, Generic[I, E]):
     def response(self) -> httpx.Response:
         return self._raw.response
 
+    @property
+    def resumes(self) -> int:
+        """How many times the stream was reattached after its connection failed."""
+        return self._raw.resumes
+
     def __iter__(self) -> Iterator[E]:
         yield from self._events
 
@@ -75,6 +80,11 @@ class AsyncHelperStream(AsyncCloses, Generic[I, E]):
     @property
     def response(self) -> httpx.Response:
         return self._raw.response
+
+    @property
+    def resumes(self) -> int:
+        """How many times the stream was reattached after its connection failed."""
+        return self._raw.resumes
 
     def __aiter__(self) -> AsyncHelperStream[I, E]:
         return self

@@ -1,8 +1,10 @@
 """`Stream` and `AsyncStream`: typed events from a server-sent event stream.
 
 Everything but the reading of bytes lives in `EventDecoder`, which both share: SSE framing,
-JSON decoding, error events, the end-of-stream check. The iterators are module-level
-generator functions holding only the response and the decoder, never the stream object,
+JSON decoding, error events, the end-of-stream check, and skipping what a reattached
+connection repeats; when to reattach a stream whose connection failed, and what to send
+when one is closed early, `Resume` decides (`resume.py`). The iterators are module-level
+generator functions holding only the decoder and those decisions, never the stream object,
 so dropping a stream frees it (and its connection) at once rather than at the next cycle
 collection.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -19,13 +22,16 @@ import httpx
 import orjson
 
 from rillet._exceptions import (
+    APIConnectionError,
     APIError,
     APIResponseValidationError,
     IncompleteStreamError,
     transport_error,
 )
 from rillet._models import ResponseShapeError
-from rillet._sse import SSEDecoder
+from rillet._send import RequestSpec
+from rillet._sse import ServerSentEvent, SSEDecoder
+from rillet._streams.resume import Cursor, Resume, event_position, parse_event_id
 from rillet._types import AsyncCloses, Closes
 
 __all__ = ["AsyncStream", "EventDecoder", "Progress", "Stream", "UsageProgress"]
@@ -114,9 +120,24 @@ class UsageProgress(Progress):
 
 
 class EventDecoder(Generic[T]):
-    """Bytes in, typed items out; raises typed errors for error events and bad data."""
+    """Bytes in, typed items out; raises typed errors for error events and bad data.
 
-    __slots__ = ("_construct", "_progress", "_response", "_sse", "done")
+    It keeps the first and the last event it handed on (`first`, `last`: once per read,
+    not per event), which say where the stream is when its connection fails, and after
+    `reattach` it drops the events a new connection repeats, by position.
+    """
+
+    __slots__ = (
+        "_after",
+        "_construct",
+        "_progress",
+        "_response",
+        "_sse",
+        "done",
+        "errored",
+        "first",
+        "last",
+    )
 
     def __init__(
         self,
@@ -128,7 +149,28 @@ class EventDecoder(Generic[T]):
         self._construct = construct
         self._progress = progress
         self._sse = SSEDecoder()
+        self._after: Cursor | None = None  # a reattached connection: skip up to this
         self.done = False
+        self.errored = False  # the server ended the stream with an error event
+        self.first: ServerSentEvent | None = None
+        self.last: ServerSentEvent | None = None
+
+    @property
+    def response(self) -> httpx.Response:
+        """The response whose body is being read (the latest, after a reattach)."""
+        return self._response
+
+    @property
+    def retry(self) -> int | None:
+        """The server's `retry:` field (ms) on the current connection, if it sent one."""
+        return self._sse.reconnection_time
+
+    def reattach(self, response: httpx.Response, cursor: Cursor) -> None:
+        """Go on with `response`, the stream again after `cursor`: fresh SSE framing (the
+        half event the failed connection left is dropped), the same progress."""
+        self._response = response
+        self._sse = SSEDecoder()
+        self._after = cursor
 
     def feed(self, chunk: bytes) -> Iterator[T]:
         """The items `chunk` completes, built one at a time as the consumer takes them.
@@ -138,7 +180,17 @@ class EventDecoder(Generic[T]):
         """
         construct = self._construct
         observe = self._progress.observe
-        for sse in self._sse.feed(chunk):
+        events = self._sse.feed(chunk)
+        if not events:
+            return
+        if self._after is not None:
+            events = self._unseen(events, self._after)
+            if not events:
+                return
+        if self.first is None:
+            self.first = events[0]
+        self.last = events[-1]  # all of them are delivered before the next read can fail
+        for sse in events:
             raw = sse.raw_data
             if raw == _DONE:
                 self.done = True
@@ -151,6 +203,7 @@ class EventDecoder(Generic[T]):
                 raise self._invalid(raw, "A stream event's data is not a JSON object")
             error = observe(data)
             if error is not None:
+                self.errored = True
                 raise _stream_error(self._response.request, error)
             try:
                 item = construct(data)
@@ -160,6 +213,25 @@ class EventDecoder(Generic[T]):
             if self._progress.ended:
                 self.done = True
                 break
+
+    def _unseen(self, events: list[ServerSentEvent], after: Cursor) -> list[ServerSentEvent]:
+        """`events` of a reattached connection without those at or before `after`. Positions
+        only grow, so the first event past it ends the check; one without a position is
+        taken as new. Events of another stream mean the server did not resume this one."""
+        for index, sse in enumerate(events):
+            parsed = parse_event_id(sse.id)
+            if parsed is not None and parsed[0] != after.stream:
+                raise APIResponseValidationError(
+                    self._response,
+                    None,
+                    message=f"The server answered a reattach to stream {after.stream!r} "
+                    f"with events of stream {parsed[0]!r}.",
+                )
+            position = parsed[1] if parsed is not None else event_position(sse)
+            if position is None or position > after.position:
+                self._after = None
+                return events[index:] if index else events
+        return []
 
     def finish(self) -> None:
         """The body has ended: fine after `[DONE]` or a finished stream, else truncation."""
@@ -190,63 +262,148 @@ def _stream_error(request: httpx.Request, error: object) -> APIError:
     return APIError(message, request, body=error)
 
 
+Send = Callable[[RequestSpec], httpx.Response]
+AsyncSend = Callable[[RequestSpec], Awaitable[httpx.Response]]
+
+
 def _iterate(
-    response: httpx.Response, decoder: EventDecoder[T], idle: float | None
+    decoder: EventDecoder[T], idle: float | None, resume: Resume | None, send: Send
 ) -> Generator[T, None, None]:
-    try:
-        for chunk in response.iter_bytes():
-            yield from decoder.feed(chunk)
-            if decoder.done:
-                return
-        decoder.finish()
-    except httpx.TransportError as exc:
-        raise transport_error(exc, response.request, idle) from exc
-    finally:
-        response.close()
+    while True:
+        response = decoder.response
+        try:
+            for chunk in response.iter_bytes():
+                yield from decoder.feed(chunk)
+                if decoder.done:
+                    return
+            decoder.finish()
+            return
+        except httpx.TransportError as exc:
+            error: APIConnectionError = transport_error(exc, response.request, idle)
+            cause: BaseException | None = exc
+        except IncompleteStreamError as exc:
+            error, cause = exc, None
+        finally:
+            response.close()
+        if resume is None:
+            raise error from cause
+        while (step := resume.next_attempt(decoder.last, decoder.first, decoder.retry)) is not None:
+            spec, wait, cursor = step
+            time.sleep(wait)
+            try:
+                answer = send(spec)
+            except APIConnectionError as exc:  # the reattach failed too: maybe try again
+                error, cause = exc, exc.__cause__
+                continue
+            except APIError as exc:  # a status error (404 stream_not_found...), a non-stream
+                raise exc from error
+            decoder.reattach(answer, cursor)
+            resume.attached(answer)
+            break
+        else:
+            raise error from cause
 
 
 async def _aiterate(
-    response: httpx.Response, decoder: EventDecoder[T], idle: float | None
+    decoder: EventDecoder[T], idle: float | None, resume: Resume | None, send: AsyncSend
 ) -> AsyncGenerator[T, None]:
-    try:
-        async for chunk in response.aiter_bytes():
-            for item in decoder.feed(chunk):
-                yield item
-            if decoder.done:
-                return
-        decoder.finish()
-    except httpx.TransportError as exc:
-        raise transport_error(exc, response.request, idle) from exc
-    finally:
-        await response.aclose()
+    while True:
+        response = decoder.response
+        try:
+            async for chunk in response.aiter_bytes():
+                for item in decoder.feed(chunk):
+                    yield item
+                if decoder.done:
+                    return
+            decoder.finish()
+            return
+        except httpx.TransportError as exc:
+            error: APIConnectionError = transport_error(exc, response.request, idle)
+            cause: BaseException | None = exc
+        except IncompleteStreamError as exc:
+            error, cause = exc, None
+        finally:
+            await response.aclose()
+        if resume is None:
+            raise error from cause
+        while (step := resume.next_attempt(decoder.last, decoder.first, decoder.retry)) is not None:
+            spec, wait, cursor = step
+            await asyncio.sleep(wait)
+            try:
+                answer = await send(spec)
+            except APIConnectionError as exc:
+                error, cause = exc, exc.__cause__
+                continue
+            except APIError as exc:
+                raise exc from error
+            decoder.reattach(answer, cursor)
+            resume.attached(answer)
+            break
+        else:
+            raise error from cause
 
 
 class _BaseStream(Generic[T]):
-    """What both streams are made of: the response, and the iterator `_open` starts over it."""
+    """What both streams are made of: the decoder (and the response it reads), the resume
+    decisions, and the iterator `_open` starts over them."""
 
-    response: httpx.Response
-
-    def __init__(
-        self, response: httpx.Response, decoder: EventDecoder[T], idle: float | None = None
-    ) -> None:
-        self.response = response
+    def __init__(self, decoder: EventDecoder[T], idle: float | None, resume: Resume | None) -> None:
         self._decoder = decoder
+        self._resume = resume
         self._open(decoder, idle)
 
     def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
         raise NotImplementedError
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response being read: after a reattach, the reattach's."""
+        return self._decoder.response
+
+    @property
+    def resumes(self) -> int:
+        """How many times the stream was reattached after its connection failed."""
+        return 0 if self._resume is None else self._resume.resumes
 
     def _missing(self) -> str | None:
         """What the answer lacks so far, by the same rule as the end of the body; None once
         it is whole. For helpers whose final result must not come from a partial stream."""
         return self._decoder.missing()
 
+    def _cancel(self) -> RequestSpec | None:
+        """The cancel request to send on an explicit close: only before the end, and not
+        after the server itself ended the stream with an error."""
+        decoder, resume = self._decoder, self._resume
+        if resume is None or decoder.errored or decoder.missing() is None:
+            return None
+        return resume.cancel(decoder.last, decoder.first)
+
+
+def _no_send(spec: RequestSpec) -> httpx.Response:
+    raise RuntimeError("this stream was made without a way to send requests")
+
+
+async def _no_asend(spec: RequestSpec) -> httpx.Response:
+    raise RuntimeError("this stream was made without a way to send requests")
+
 
 class Stream(Closes, _BaseStream[T]):
-    """Iterate for items; `.close()` or a `with` block gives the connection back early."""
+    """Iterate for items; `.close()` or a `with` block gives the connection back early
+    (and, before the end of a stream the server keeps for a reattach, cancels it there)."""
+
+    def __init__(
+        self,
+        decoder: EventDecoder[T],
+        idle: float | None = None,
+        *,
+        resume: Resume | None = None,
+        send: Send = _no_send,
+    ) -> None:
+        self._send = send
+        super().__init__(decoder, idle, resume)
 
     def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
-        self._iterator = _iterate(self.response, decoder, idle)
+        self._iterator = _iterate(decoder, idle, self._resume, self._send)
 
     def __iter__(self) -> Iterator[T]:
         # Delegating (rather than handing out the inner generator) keeps this stream alive
@@ -259,6 +416,10 @@ class Stream(Closes, _BaseStream[T]):
     def close(self) -> None:
         self._iterator.close()
         self.response.close()
+        cancel = self._cancel()
+        if cancel is not None:
+            with contextlib.suppress(Exception):  # best-effort: the stream is closed anyway
+                self._send(cancel)
 
     def __del__(self) -> None:
         # A stream dropped mid-way must not keep its pooled connection checked out.
@@ -273,8 +434,19 @@ _pending_closes: set[asyncio.Task[None]] = set()
 class AsyncStream(AsyncCloses, _BaseStream[T]):
     """`async for` items; `await .close()` or `async with` gives the connection back early."""
 
+    def __init__(
+        self,
+        decoder: EventDecoder[T],
+        idle: float | None = None,
+        *,
+        resume: Resume | None = None,
+        send: AsyncSend = _no_asend,
+    ) -> None:
+        self._send = send
+        super().__init__(decoder, idle, resume)
+
     def _open(self, decoder: EventDecoder[T], idle: float | None) -> None:
-        self._iterator = _aiterate(self.response, decoder, idle)
+        self._iterator = _aiterate(decoder, idle, self._resume, self._send)
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -289,6 +461,10 @@ class AsyncStream(AsyncCloses, _BaseStream[T]):
     async def close(self) -> None:
         await self._iterator.aclose()
         await self.response.aclose()
+        cancel = self._cancel()
+        if cancel is not None:
+            with contextlib.suppress(Exception):
+                await self._send(cancel)
 
     aclose = close
 

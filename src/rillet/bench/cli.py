@@ -390,6 +390,9 @@ class Plan:
             base_url=args.base_url,
             api_key=args.api_key or "none",
             max_retries=0,
+            # Measure plain streams: a resumable one would make rillet serve log every event
+            # and keep generating after a drop, and a resumed request would blur its latencies.
+            max_stream_resumes=0,
             timeout=httpx.Timeout(args.timeout, connect=10.0),
             connection_limits=httpx.Limits(
                 max_connections=max(1000, widest), max_keepalive_connections=max(100, widest)

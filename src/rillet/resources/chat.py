@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
 
+from rillet._response import (
+    AsyncRawView,
+    AsyncResponseContextManager,
+    AsyncStreamingView,
+    LegacyAPIResponse,
+    RawView,
+    ResponseContextManager,
+    StreamingView,
+)
+from rillet._send import RequestSpec
 from rillet._streams.chat_state import ChatCompletionStreamState
 from rillet._streams.helpers import (
     AsyncHelperStream,
@@ -12,6 +23,7 @@ from rillet._streams.helpers import (
     HelperStream,
     StreamManager,
 )
+from rillet._streams.resume import ChatTarget
 from rillet._streams.stream import AsyncStream, Progress, Stream, UsageProgress
 from rillet._types import NotGiven, RequestOptions, is_given
 from rillet.resources._resource import AsyncResource, Endpoint, Resource, SyncResource
@@ -95,8 +107,18 @@ def _progress(params: Mapping[str, Any]) -> Progress:
     return Progress(choices)
 
 
+def _target(spec: RequestSpec, params: Mapping[str, Any]) -> ChatTarget:
+    """A chat stream is reattached by the same POST with `Last-Event-ID`."""
+    return ChatTarget(spec.url)
+
+
 _ENDPOINT = Endpoint(
-    "/chat/completions", _PARAMS, ChatCompletion, ChatCompletionChunk.construct, _progress
+    "/chat/completions",
+    _PARAMS,
+    ChatCompletion,
+    ChatCompletionChunk.construct,
+    _progress,
+    _target,
 )
 
 
@@ -185,6 +207,16 @@ class Completions(SyncResource):
         state = _stream_state(params)
         return self._manage(_ENDPOINT, params, lambda raw: ChatCompletionStream(raw, state))
 
+    @cached_property
+    def with_raw_response(self) -> CompletionsWithRawResponse:
+        """`create(...)` returning the HTTP response too (`.headers`, `.parse()`)."""
+        return CompletionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CompletionsWithStreamingResponse:
+        """`with ....create(...) as response:` the HTTP response, its body unread."""
+        return CompletionsWithStreamingResponse(self)
+
 
 class AsyncCompletions(AsyncResource):
     @overload
@@ -213,14 +245,92 @@ class AsyncCompletions(AsyncResource):
         state = _stream_state(params)
         return self._manage(_ENDPOINT, params, lambda raw: AsyncChatCompletionStream(raw, state))
 
+    @cached_property
+    def with_raw_response(self) -> AsyncCompletionsWithRawResponse:
+        return AsyncCompletionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCompletionsWithStreamingResponse:
+        return AsyncCompletionsWithStreamingResponse(self)
+
 
 class Chat(Resource["OpenAI"]):
     def __init__(self, client: OpenAI) -> None:
         super().__init__(client)
         self.completions = Completions(client)
 
+    @cached_property
+    def with_raw_response(self) -> ChatWithRawResponse:
+        return ChatWithRawResponse(self.completions.with_raw_response)
+
+    @cached_property
+    def with_streaming_response(self) -> ChatWithStreamingResponse:
+        return ChatWithStreamingResponse(self.completions.with_streaming_response)
+
 
 class AsyncChat(Resource["AsyncOpenAI"]):
     def __init__(self, client: AsyncOpenAI) -> None:
         super().__init__(client)
         self.completions = AsyncCompletions(client)
+
+    @cached_property
+    def with_raw_response(self) -> AsyncChatWithRawResponse:
+        return AsyncChatWithRawResponse(self.completions.with_raw_response)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncChatWithStreamingResponse:
+        return AsyncChatWithStreamingResponse(self.completions.with_streaming_response)
+
+
+# `with_raw_response` / `with_streaming_response` (rillet/_response.py): `parse()` gives what
+# `create(...)` returns, typed as the union of its answers.
+Answer = ChatCompletion | Stream[ChatCompletionChunk]
+AsyncAnswer = ChatCompletion | AsyncStream[ChatCompletionChunk]
+
+
+class CompletionsWithRawResponse(RawView[Completions]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> LegacyAPIResponse[Answer]:
+        return self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class AsyncCompletionsWithRawResponse(AsyncRawView[AsyncCompletions]):
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> LegacyAPIResponse[AsyncAnswer]:
+        return await self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class CompletionsWithStreamingResponse(StreamingView[Completions]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ResponseContextManager[Answer]:
+        return self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class AsyncCompletionsWithStreamingResponse(AsyncStreamingView[AsyncCompletions]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> AsyncResponseContextManager[AsyncAnswer]:
+        return self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class ChatWithRawResponse:
+    def __init__(self, completions: CompletionsWithRawResponse) -> None:
+        self.completions = completions
+
+
+class AsyncChatWithRawResponse:
+    def __init__(self, completions: AsyncCompletionsWithRawResponse) -> None:
+        self.completions = completions
+
+
+class ChatWithStreamingResponse:
+    def __init__(self, completions: CompletionsWithStreamingResponse) -> None:
+        self.completions = completions
+
+
+class AsyncChatWithStreamingResponse:
+    def __init__(self, completions: AsyncCompletionsWithStreamingResponse) -> None:
+        self.completions = completions

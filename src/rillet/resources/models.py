@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Unpack
 from urllib.parse import quote
 
 from rillet._models import BaseModel
+from rillet._response import (
+    AsyncRawView,
+    AsyncResponseContextManager,
+    AsyncStreamingView,
+    LegacyAPIResponse,
+    RawView,
+    ResponseContextManager,
+    StreamingView,
+)
 from rillet._types import RequestOptions
 from rillet.resources._resource import AsyncResource, SyncResource
 from rillet.types.model import Model
@@ -40,6 +50,14 @@ class Models(SyncResource):
     def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
         return self._client._request(self._client._spec("GET", _path(model), options), Model)
 
+    @cached_property
+    def with_raw_response(self) -> ModelsWithRawResponse:
+        return ModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ModelsWithStreamingResponse:
+        return ModelsWithStreamingResponse(self)
+
 
 class AsyncModelsList:
     """`await` it for the page, or `async for` over it for the models (as officially)."""
@@ -67,3 +85,52 @@ class AsyncModels(AsyncResource):
     async def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
         spec = self._client._spec("GET", _path(model), options)
         return await self._client._request(spec, Model)
+
+    @cached_property
+    def with_raw_response(self) -> AsyncModelsWithRawResponse:
+        return AsyncModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncModelsWithStreamingResponse:
+        return AsyncModelsWithStreamingResponse(self)
+
+
+# `with_raw_response` / `with_streaming_response` (rillet/_response.py).
+
+
+class ModelsWithRawResponse(RawView[Models]):
+    def list(self, **options: Unpack[RequestOptions]) -> LegacyAPIResponse[ModelsPage]:
+        return self._call(lambda models: models.list(**options))
+
+    def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> LegacyAPIResponse[Model]:
+        return self._call(lambda models: models.retrieve(model, **options))
+
+
+class AsyncModelsWithRawResponse(AsyncRawView[AsyncModels]):
+    async def list(self, **options: Unpack[RequestOptions]) -> LegacyAPIResponse[ModelsPage]:
+        return await self._call(lambda models: models.list(**options))
+
+    async def retrieve(
+        self, model: str, **options: Unpack[RequestOptions]
+    ) -> LegacyAPIResponse[Model]:
+        return await self._call(lambda models: models.retrieve(model, **options))
+
+
+class ModelsWithStreamingResponse(StreamingView[Models]):
+    def list(self, **options: Unpack[RequestOptions]) -> ResponseContextManager[ModelsPage]:
+        return self._call(lambda models: models.list(**options))
+
+    def retrieve(
+        self, model: str, **options: Unpack[RequestOptions]
+    ) -> ResponseContextManager[Model]:
+        return self._call(lambda models: models.retrieve(model, **options))
+
+
+class AsyncModelsWithStreamingResponse(AsyncStreamingView[AsyncModels]):
+    def list(self, **options: Unpack[RequestOptions]) -> AsyncResponseContextManager[ModelsPage]:
+        return self._call(lambda models: models.list(**options))
+
+    def retrieve(
+        self, model: str, **options: Unpack[RequestOptions]
+    ) -> AsyncResponseContextManager[Model]:
+        return self._call(lambda models: models.retrieve(model, **options))

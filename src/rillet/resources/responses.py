@@ -8,16 +8,28 @@ terminal event, and an `error` or `response.failed` event is raised as `APIError
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 from urllib.parse import quote
 
 from rillet._models import BaseModel, GenericObject
+from rillet._response import (
+    AsyncRawView,
+    AsyncResponseContextManager,
+    AsyncStreamingView,
+    LegacyAPIResponse,
+    RawView,
+    ResponseContextManager,
+    StreamingView,
+)
+from rillet._send import RequestSpec
 from rillet._streams.helpers import (
     AsyncHelperStream,
     AsyncStreamManager,
     HelperStream,
     StreamManager,
 )
+from rillet._streams.resume import ResponsesTarget
 from rillet._streams.stream import AsyncStream, Progress, Stream
 from rillet._types import NotGiven, RequestOptions
 from rillet.resources._resource import AsyncResource, Endpoint, SyncResource
@@ -185,7 +197,25 @@ def _progress(params: Mapping[str, Any]) -> ResponseProgress:
     return ResponseProgress()  # its terminal event says it all, whatever was asked
 
 
-_ENDPOINT = Endpoint("/responses", _PARAMS, Response, construct_event, _progress)
+def _target(spec: RequestSpec, params: Mapping[str, Any]) -> ResponsesTarget:
+    """A created stream is reattached by `GET /responses/{id}?stream=true&starting_after=N`
+    (the id from its events); a background response's also on servers that do not echo
+    `X-Rillet-Resumable` (the OpenAI API)."""
+    extra = params.get("extra_body")
+    background = extra.get("background") if isinstance(extra, Mapping) else None
+    if background is None:
+        background = params.get("background")
+    return ResponsesTarget(spec.url, background=background is True)
+
+
+def _retrieve_target(spec: RequestSpec, response_id: str) -> ResponsesTarget | None:
+    """A stream of `retrieve(id, stream=True)` is reattached the same way, id known."""
+    if not spec.stream:
+        return None
+    return ResponsesTarget(spec.url.rsplit("/", 1)[0], response_id)
+
+
+_ENDPOINT = Endpoint("/responses", _PARAMS, Response, construct_event, _progress, _target)
 
 
 class Responses(SyncResource):
@@ -231,6 +261,17 @@ class Responses(SyncResource):
         **options: Unpack[RequestOptions],
     ) -> Response: ...
 
+    @overload
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Response | Stream[Event]: ...
+
     def retrieve(
         self,
         response_id: str,
@@ -243,7 +284,7 @@ class Responses(SyncResource):
         """The stored response; with `stream=True`, its events after `starting_after`."""
         query = _retrieve_query(stream, starting_after, include)
         spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
-        return self._call(spec, _ENDPOINT)
+        return self._call(spec, _ENDPOINT, target=_retrieve_target(spec, response_id))
 
     def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
         self._client._request(self._client._spec("DELETE", _path(response_id), options), _Deleted)
@@ -252,6 +293,14 @@ class Responses(SyncResource):
         """`with ....stream(...) as stream:` events as they come, then the final response."""
         state = ResponseStreamState()
         return self._manage(_ENDPOINT, params, lambda raw: ResponseStream(raw, state))
+
+    @cached_property
+    def with_raw_response(self) -> ResponsesWithRawResponse:
+        return ResponsesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ResponsesWithStreamingResponse:
+        return ResponsesWithStreamingResponse(self)
 
 
 class AsyncResponses(AsyncResource):
@@ -297,6 +346,17 @@ class AsyncResponses(AsyncResource):
         **options: Unpack[RequestOptions],
     ) -> Response: ...
 
+    @overload
+    async def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Response | AsyncStream[Event]: ...
+
     async def retrieve(
         self,
         response_id: str,
@@ -308,7 +368,7 @@ class AsyncResponses(AsyncResource):
     ) -> Response | AsyncStream[Event]:
         query = _retrieve_query(stream, starting_after, include)
         spec = self._client._spec("GET", _path(response_id), options, query=query, stream=stream)
-        return await self._call(spec, _ENDPOINT)
+        return await self._call(spec, _ENDPOINT, target=_retrieve_target(spec, response_id))
 
     async def delete(self, response_id: str, **options: Unpack[RequestOptions]) -> None:
         spec = self._client._spec("DELETE", _path(response_id), options)
@@ -319,3 +379,141 @@ class AsyncResponses(AsyncResource):
     ) -> AsyncStreamManager[AsyncResponseStream]:
         state = ResponseStreamState()
         return self._manage(_ENDPOINT, params, lambda raw: AsyncResponseStream(raw, state))
+
+    @cached_property
+    def with_raw_response(self) -> AsyncResponsesWithRawResponse:
+        return AsyncResponsesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncResponsesWithStreamingResponse:
+        return AsyncResponsesWithStreamingResponse(self)
+
+
+# `with_raw_response` / `with_streaming_response` (rillet/_response.py): `parse()` gives what
+# the method returns, typed as the union of its answers.
+Answer = Response | Stream[Event]
+AsyncAnswer = Response | AsyncStream[Event]
+
+
+class ResponsesWithRawResponse(RawView[Responses]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> LegacyAPIResponse[Answer]:
+        return self._call(lambda responses: responses.create(stream=stream, **params))
+
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> LegacyAPIResponse[Answer]:
+        return self._call(
+            lambda responses: responses.retrieve(
+                response_id,
+                stream=stream,
+                starting_after=starting_after,
+                include=include,
+                **options,
+            )
+        )
+
+    def delete(
+        self, response_id: str, **options: Unpack[RequestOptions]
+    ) -> LegacyAPIResponse[None]:
+        return self._call(lambda responses: responses.delete(response_id, **options))
+
+
+class AsyncResponsesWithRawResponse(AsyncRawView[AsyncResponses]):
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> LegacyAPIResponse[AsyncAnswer]:
+        return await self._call(lambda responses: responses.create(stream=stream, **params))
+
+    async def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> LegacyAPIResponse[AsyncAnswer]:
+        return await self._call(
+            lambda responses: responses.retrieve(
+                response_id,
+                stream=stream,
+                starting_after=starting_after,
+                include=include,
+                **options,
+            )
+        )
+
+    async def delete(
+        self, response_id: str, **options: Unpack[RequestOptions]
+    ) -> LegacyAPIResponse[None]:
+        return await self._call(lambda responses: responses.delete(response_id, **options))
+
+
+class ResponsesWithStreamingResponse(StreamingView[Responses]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> ResponseContextManager[Answer]:
+        return self._call(lambda responses: responses.create(stream=stream, **params))
+
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> ResponseContextManager[Answer]:
+        return self._call(
+            lambda responses: responses.retrieve(
+                response_id,
+                stream=stream,
+                starting_after=starting_after,
+                include=include,
+                **options,
+            )
+        )
+
+    def delete(
+        self, response_id: str, **options: Unpack[RequestOptions]
+    ) -> ResponseContextManager[None]:
+        return self._call(lambda responses: responses.delete(response_id, **options))
+
+
+class AsyncResponsesWithStreamingResponse(AsyncStreamingView[AsyncResponses]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[ResponseCreateParams]
+    ) -> AsyncResponseContextManager[AsyncAnswer]:
+        return self._call(lambda responses: responses.create(stream=stream, **params))
+
+    def retrieve(
+        self,
+        response_id: str,
+        *,
+        stream: bool | None = None,
+        starting_after: int | None = None,
+        include: Iterable[str] | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncResponseContextManager[AsyncAnswer]:
+        return self._call(
+            lambda responses: responses.retrieve(
+                response_id,
+                stream=stream,
+                starting_after=starting_after,
+                include=include,
+                **options,
+            )
+        )
+
+    def delete(
+        self, response_id: str, **options: Unpack[RequestOptions]
+    ) -> AsyncResponseContextManager[None]:
+        return self._call(lambda responses: responses.delete(response_id, **options))

@@ -19,12 +19,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rillet.server.backends.base import Backend
-from rillet.server.chat.endpoint import chat_completions
+from rillet.server.chat.endpoint import cancel_chat_completion, chat_completions
 from rillet.server.context import ServerConfig, ServerContext
 from rillet.server.http.auth import BearerAuth
 from rillet.server.http.errors import APIError, internal_error, reports_errors
+from rillet.server.http.load import Admission, metrics
 from rillet.server.ids import new_request_id
 from rillet.server.models.endpoint import list_models, retrieve_model
+from rillet.server.playground import PATHS as PLAYGROUND_PATHS
+from rillet.server.playground import playground_routes
 from rillet.server.responses.endpoint import (
     cancel_response,
     create_response,
@@ -32,6 +35,7 @@ from rillet.server.responses.endpoint import (
     retrieve_response,
 )
 from rillet.server.responses.store import ResponseStore
+from rillet.server.resume import create_event_log
 
 OPEN_PATHS = frozenset({"/health"})
 
@@ -44,7 +48,14 @@ def create_app(
 ) -> Starlette:
     """Build the app; `extra_routes` lets other endpoints join it."""
     config = config or ServerConfig()
-    responses = ResponseStore(config.max_stored_responses, config.stored_response_ttl)
+    responses = ResponseStore(
+        config.max_stored_responses, config.stored_response_ttl, config.resume_window
+    )
+    resume = create_event_log(config.store, config.resume_window, config.resume_max_bytes)
+    # The playground's page and assets hold no data: they load without a key, and the page
+    # sends the key with its API calls.
+    page_routes = playground_routes() if config.playground else []
+    open_paths = OPEN_PATHS | PLAYGROUND_PATHS if config.playground else OPEN_PATHS
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -52,12 +63,19 @@ def create_app(
             yield
         finally:
             await responses.aclose()
+            await resume.aclose()
             await backend.aclose()
 
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/v1/chat/completions", reports_errors(chat_completions), methods=["POST"]),
+            Route(
+                "/v1/chat/completions/{completion_id}/cancel",
+                reports_errors(cancel_chat_completion),
+                methods=["POST"],
+            ),
             Route("/v1/responses", reports_errors(create_response), methods=["POST"]),
             Route(
                 "/v1/responses/{response_id}",
@@ -76,9 +94,13 @@ def create_app(
             ),
             Route("/v1/models", reports_errors(list_models), methods=["GET"]),
             Route("/v1/models/{model_id:path}", reports_errors(retrieve_model), methods=["GET"]),
+            *page_routes,
             *extra_routes,
         ],
-        middleware=[Middleware(BearerAuth, api_key=config.api_key, open_paths=OPEN_PATHS)],
+        middleware=[
+            Middleware(BearerAuth, api_key=config.api_key, open_paths=open_paths),
+            Middleware(Admission, backend=backend),  # 429 past the backend's capacity
+        ],
         exception_handlers={
             APIError: api_error_response,
             HTTPException: http_error_response,
@@ -86,7 +108,9 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    app.state.rillet = ServerContext(config=config, backend=backend, responses=responses)
+    app.state.rillet = ServerContext(
+        config=config, backend=backend, responses=responses, resume=resume
+    )
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import socket
@@ -12,9 +13,11 @@ import uvicorn
 
 from rillet.server.app import create_app
 from rillet.server.backends import BACKENDS, BackendUnavailable, create_backend
-from rillet.server.banner import PREFIX, listening_line, note_line
+from rillet.server.banner import PREFIX, listening_line, note_line, page_line
 from rillet.server.context import DEFAULT_MAX_BODY_BYTES, ServerConfig
 from rillet.server.responses.store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS
+from rillet.server.resume import StoreUnavailable, create_event_log
+from rillet.server.resume.memory import DEFAULT_MAX_BYTES, DEFAULT_WINDOW
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DEFAULT_BACKEND = "llama"  # without the `local` extra it explains what to install
@@ -53,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--ttft-ms", type=_non_negative_float, default=0.0, help="synthetic time to first token"
     )
     parser.add_argument(
+        "--parallel",
+        type=_positive_int,
+        default=None,
+        help="llama backend: sequences decoded together (default: 4; 1 decodes one at a time)",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=_non_negative_int,
+        default=None,
+        help="llama backend: requests that may wait beyond --parallel before a 429 (default: 64)",
+    )
+    parser.add_argument(
         "--keepalive",
         type=_non_negative_float,
         default=15.0,
@@ -76,6 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TTL_SECONDS,
         help="seconds a stored response can be retrieved or continued",
     )
+    parser.add_argument(
+        "--resume-window",
+        type=_positive_float,
+        default=DEFAULT_WINDOW,
+        help="seconds a resumable stream goes on without a reader, and stays "
+        "replayable after its end (docs/resume.md)",
+    )
+    parser.add_argument(
+        "--resume-max-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BYTES,
+        help="bytes of ended streams' events kept in memory; the least recently used go first",
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="redis://HOST:PORT/DB",
+        help="keep resumable streams in Redis, shared by replicas (default: this process)",
+    )
+    parser.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="do not serve the browser playground at / (docs/playground.md)",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser
@@ -95,11 +134,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+def _check_store(url: str) -> str | None:
+    """Why `--store url` cannot be used (the package is missing, Redis does not answer)."""
+    try:
+        create_event_log(url)  # checks the scheme and that the redis package is installed
+        from rillet.server.resume.redis import check_store
+
+        asyncio.run(check_store(url))
+    except StoreUnavailable as exc:
+        return str(exc)
+    except Exception as exc:
+        return f"--store {url}: Redis does not answer ({exc or type(exc).__name__})"
+    return None
 
 
 class _Server(uvicorn.Server):
@@ -108,6 +168,7 @@ class _Server(uvicorn.Server):
 
     backend = ""
     notes: tuple[str, ...] = ()
+    page = False  # the playground is served at /
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -117,12 +178,19 @@ class _Server(uvicorn.Server):
         if ":" in host:
             host = f"[{host}]"
         banner = listening_line(f"http://{host}:{port}/v1", self.backend)
-        sys.stdout.write(banner + "".join(note_line(note) for note in self.notes))
+        notes = "".join(note_line(note) for note in self.notes)
+        page = page_line(f"http://{host}:{port}/") if self.page else ""
+        sys.stdout.write(banner + notes + page)
         sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.store is not None:
+        problem = _check_store(args.store)
+        if problem is not None:
+            sys.stderr.write(f"{PREFIX}{problem}\n")
+            return 2
     name = args.backend or DEFAULT_BACKEND
     try:
         backend = create_backend(
@@ -130,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             model_path=args.model,
             tokens_per_second=args.tokens_per_second,
             ttft_ms=args.ttft_ms,
+            parallel=args.parallel,
+            max_queue=args.max_queue,
         )
     except BackendUnavailable as exc:
         sys.stderr.write(f"{PREFIX}{exc}\n")
@@ -141,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         max_body_bytes=args.max_body_bytes,
         max_stored_responses=args.max_stored_responses,
         stored_response_ttl=args.stored_response_ttl,
+        resume_window=args.resume_window,
+        resume_max_bytes=args.resume_max_bytes,
+        store=args.store,
+        playground=not args.no_ui,
     )
     uv_config = uvicorn.Config(
         create_app(backend, config),
@@ -153,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = _Server(uv_config)
     server.backend = name
+    server.page = config.playground
     describe = getattr(backend, "describe", None)
     if callable(describe):
         details = describe()

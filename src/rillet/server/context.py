@@ -9,6 +9,8 @@ from starlette.requests import Request
 from rillet.server.backends.base import Backend
 from rillet.server.http.errors import APIError
 from rillet.server.responses.store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS, ResponseStore
+from rillet.server.resume.log import EventLog
+from rillet.server.resume.memory import DEFAULT_MAX_BYTES, DEFAULT_WINDOW, MemoryEventLog
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -21,6 +23,10 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_stored_responses: int = DEFAULT_MAX_RESPONSES  # /v1/responses kept for GET, LRU beyond
     stored_response_ttl: float = DEFAULT_TTL_SECONDS  # seconds a stored response lives
+    resume_window: float = DEFAULT_WINDOW  # seconds a resumable stream outlives its readers
+    resume_max_bytes: int = DEFAULT_MAX_BYTES  # ended streams' logs kept in memory, LRU beyond
+    store: str | None = None  # where event logs live: None (this process) or redis://...
+    playground: bool = True  # the chat page at `/` (docs/playground.md); `--no-ui`: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,7 @@ class ServerContext:
     config: ServerConfig
     backend: Backend
     responses: ResponseStore = field(default_factory=ResponseStore)
+    resume: EventLog = field(default_factory=MemoryEventLog)
 
     def check_model(self, model: str) -> None:
         """With --strict-models only the backend's own ids are served; otherwise any name is."""

@@ -159,9 +159,10 @@ def test_schema_grammar_forbids_raw_control_characters_in_strings() -> None:
 # --- the real model -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def backend() -> Iterator[LlamaBackend]:
-    instance = LlamaBackend(max_tokens=24)
+@pytest.fixture(scope="module", params=[1, 4], ids=["parallel1", "parallel4"])
+def backend(request: pytest.FixtureRequest) -> Iterator[LlamaBackend]:
+    """Every model test runs on the one-at-a-time worker and on the continuous batch."""
+    instance = LlamaBackend(max_tokens=24, parallel=request.param)
     yield instance
     asyncio.run(instance.aclose())
 
@@ -263,7 +264,7 @@ async def test_a_growing_conversation_reuses_its_cache_and_answers_as_a_cold_mod
     warm, reused = await sampled_answer(backend, followup)
     # The whole opening prompt in groups of four; never the answer's decoded tokens.
     assert reused == opening_tokens // GROUP * GROUP
-    cold_backend = LlamaBackend(max_tokens=24)
+    cold_backend = LlamaBackend(max_tokens=24, parallel=backend.parallel)
     try:
         cold, cold_reused = await sampled_answer(cold_backend, followup)
     finally:
@@ -497,7 +498,7 @@ def test_missing_model_file_is_explained(tmp_path: Any) -> None:
 
 @pytest.mark.llama
 async def test_aclose_stops_the_running_request_and_fails_queued_ones() -> None:
-    own = LlamaBackend()
+    own = LlamaBackend(parallel=1)
     running = own.generate(GenerationRequest("gemma", user("Count to 100"), max_tokens=500), 0)
     queued = own.generate(GenerationRequest("gemma", user("Hello!"), max_tokens=5), 0)
     first = await anext(running)

@@ -48,10 +48,13 @@ def test_streamed_events_carry_their_type_in_the_event_field(base_url: str) -> N
     response = httpx.post(f"{base_url}/responses", json={**BODY, "stream": True})
     assert response.headers["content-type"].startswith("text/event-stream")
     blocks = [b for b in response.text.split("\n\n") if b]
+    response_id = orjson.loads(blocks[0].split("\n")[2][6:])["response"]["id"]
     for block in blocks:
-        event_line, data_line = block.split("\n")
-        kind = orjson.loads(data_line.removeprefix("data: "))["type"]
-        assert event_line == f"event: {kind}"
+        id_line, event_line, data_line = block.split("\n")
+        data = orjson.loads(data_line.removeprefix("data: "))
+        assert event_line == f"event: {data['type']}"
+        # `id:` names the response and the event's sequence number (docs/resume.md).
+        assert id_line == f"id: {response_id}:{data['sequence_number']}"
     events = events_of(response.text)
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert events[-1]["type"] == "response.completed"

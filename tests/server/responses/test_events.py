@@ -30,10 +30,11 @@ def decode(builder: ResponseBuilder) -> list[dict[str, Any]]:
     """Each logged event's data, checking the SSE `event:` line names its type."""
     out = []
     for raw in builder.events:
-        head, data, tail = raw.split(b"\n", 2)
+        ident, head, data, tail = raw.split(b"\n", 3)
         assert tail == b"\n"
         event = orjson.loads(data.removeprefix(b"data: "))
         assert head == b"event: " + event["type"].encode()
+        assert ident == b"id: %s:%d" % (builder.id.encode(), event["sequence_number"])
         out.append(event)
     return out
 

@@ -30,6 +30,8 @@ def create_backend(
     model_path: str | None = None,
     tokens_per_second: float | None = None,
     ttft_ms: float = 0.0,
+    parallel: int | None = None,
+    max_queue: int | None = None,
 ) -> Backend:
     if name == "synthetic":
         from rillet.server.backends.synthetic.backend import SyntheticBackend
@@ -40,5 +42,5 @@ def create_backend(
             raise BackendUnavailable(LOCAL_EXTRA_MISSING)
         from rillet.server.backends.llama.backend import LlamaBackend
 
-        return LlamaBackend(model_path=model_path)
+        return LlamaBackend(model_path=model_path, parallel=parallel, max_queue=max_queue)
     raise BackendUnavailable(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")

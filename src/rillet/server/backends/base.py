@@ -117,6 +117,18 @@ class InvalidRequest(ValueError):
             self.code = code
 
 
+class Overloaded(RuntimeError):
+    """The backend is at capacity: every sequence slot is busy and its queue is full.
+
+    The HTTP layer answers 429 in OpenAI's error shape with a `Retry-After` header of
+    `retry_after` seconds (rounded up).
+    """
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Backend(Protocol):
     """What `rillet serve` needs from a token source."""
 

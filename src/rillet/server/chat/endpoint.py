@@ -32,6 +32,18 @@ from rillet.server.http.iterators import aclose, interleave
 from rillet.server.http.sse import DONE, END, EventStreamResponse, event_head
 from rillet.server.http.validation import read_json
 from rillet.server.ids import new_id, new_request_id
+from rillet.server.resume.log import (
+    LAST_EVENT_ID_HEADER,
+    RESUMABLE_HEADER,
+    StreamMeta,
+    body_digest,
+    check_reattach,
+    event_id_prefix,
+    key_digest,
+    opted_in,
+    parse_event_id,
+)
+from rillet.server.resume.run import ResumableRun
 
 SYSTEM_FINGERPRINT = "fp_rillet"
 
@@ -40,24 +52,92 @@ async def chat_completions(request: Request) -> Response:
     context = get_context(request)
     request_id = new_request_id()
     body = await read_json(request.scope, request.receive, context.config.max_body_bytes)
+    headers = {"x-request-id": request_id}
+    last_event_id = request.headers.get(LAST_EVENT_ID_HEADER)
+    if last_event_id is not None:
+        return await _reattach(request, body, last_event_id, headers)
     chat = parse_chat_request(body)
     context.check_model(chat.generation.model)
     completion_id = new_id("chatcmpl-")
     created = int(time.time())
-    headers = {"x-request-id": request_id}
     if chat.stream:
         chunks = ChunkEncoder(completion_id, created, chat)
-        return EventStreamResponse(
-            stream_chat(context.backend, chat, chunks),
-            keepalive=context.config.keepalive,
-            headers=headers,
-        )
+        events = stream_chat(context.backend, chat, chunks)
+        if opted_in(request.headers):
+            return await _resumable(request, body, completion_id, events, headers)
+        return EventStreamResponse(events, keepalive=context.config.keepalive, headers=headers)
     work = complete_chat(context.backend, chat, completion_id, created)
     try:
         completion = await run_until_disconnect(request.receive, work)
     except ClientDisconnected:
         return Response(status_code=499)  # nobody is listening; the status only reaches logs
     return Response(orjson.dumps(completion), media_type="application/json", headers=headers)
+
+
+async def _resumable(
+    request: Request,
+    body: dict[str, Any],
+    completion_id: str,
+    events: AsyncIterator[bytes],
+    headers: dict[str, str],
+) -> Response:
+    """Generate in a task of its own into the event log; this connection only follows it."""
+    context = get_context(request)
+    log = context.resume
+    run = ResumableRun(completion_id, events, log.window)
+    follower = run.log.follow(0)  # a reader from the start, so the run is not abandoned
+    key = key_digest(request.headers.get("authorization"))
+    meta = StreamMeta(completion_id, key, body_digest(body))
+    try:
+        await log.open(meta, run)
+    except BaseException:
+        await follower.aclose()
+        await aclose(events)
+        raise
+    run.start()
+    return EventStreamResponse(
+        follower,
+        keepalive=context.config.keepalive,
+        headers={**headers, RESUMABLE_HEADER: "1"},
+    )
+
+
+async def _reattach(
+    request: Request, body: dict[str, Any], last_event_id: str, headers: dict[str, str]
+) -> Response:
+    """`Last-Event-ID: <id>:<n>`: the stream's events after n, then live ones."""
+    context = get_context(request)
+    stream_id, after = parse_event_id(last_event_id)
+    log = context.resume
+    meta = await log.lookup(stream_id)
+    check_reattach(
+        meta, stream_id, key_digest(request.headers.get("authorization")), body_digest(body)
+    )
+    return EventStreamResponse(
+        log.follow(stream_id, after),
+        keepalive=context.config.keepalive,
+        headers={**headers, RESUMABLE_HEADER: "1"},
+    )
+
+
+async def cancel_chat_completion(request: Request) -> Response:
+    """`POST /v1/chat/completions/{id}/cancel`: stop a resumable stream's generation now."""
+    context = get_context(request)
+    stream_id = request.path_params["completion_id"]
+    meta = await context.resume.lookup(stream_id)
+    key = key_digest(request.headers.get("authorization"))
+    check_reattach(meta, stream_id, key, None, param=None)
+    cancelled = await context.resume.cancel(stream_id)
+    result = {
+        "id": stream_id,
+        "object": "chat.completion.stream",
+        "status": "cancelled" if cancelled else "finished",
+    }
+    return Response(
+        orjson.dumps(result),
+        media_type="application/json",
+        headers={"x-request-id": new_request_id()},
+    )
 
 
 def _events(backend: Backend, chat: ChatRequest) -> AsyncIterator[tuple[int, GenerationEvent]]:
@@ -67,24 +147,37 @@ def _events(backend: Backend, chat: ChatRequest) -> AsyncIterator[tuple[int, Gen
 async def stream_chat(
     backend: Backend, chat: ChatRequest, chunks: ChunkEncoder
 ) -> AsyncIterator[bytes]:
+    """The stream's events, one SSE event per item (b"" for an event that makes no chunk)."""
     if chat.n == 1:
         # One choice needs no merging: iterating the backend directly keeps the hot path short.
         events = backend.generate(chat.generation, 0)
+        started = False
         try:
             async for event in events:
+                if not started:
+                    started = True
+                    opening = chunks.role(0, event)
+                    if opening:
+                        yield opening
                 yield chunks.encode(0, event)
         finally:
             await aclose(events)
     else:
         merged = _events(backend, chat)
+        opened = [False] * chat.n
         try:
             async for index, event in merged:
+                if not opened[index]:
+                    opened[index] = True
+                    opening = chunks.role(index, event)
+                    if opening:
+                        yield opening
                 yield chunks.encode(index, event)
         finally:
             await aclose(merged)
     if chat.include_usage:
         yield chunks.usage()
-    yield DONE
+    yield chunks.done()
 
 
 @dataclass(slots=True)
@@ -106,6 +199,8 @@ class ChunkEncoder:
                 "system_fingerprint": SYSTEM_FINGERPRINT,
             }
         )
+        self._id = event_id_prefix(completion_id)  # `id: chatcmpl-...:`, then the position
+        self.position = 0  # of the last event made, counting from 1
         self._head = event_head() + header[:-1] + b',"choices":['
         self._tail = (b'],"usage":null}' if chat.include_usage else b"]}") + END
         self._legacy = chat.legacy_functions
@@ -114,11 +209,15 @@ class ChunkEncoder:
         self.completion_tokens = 0
 
     def encode(self, index: int, event: GenerationEvent) -> bytes:
+        """One event's chunk (its role chunk, if any, comes first from `role`)."""
         state = self._choices[index]
         if type(event) is TextDelta and state.started and event.logprob is None:
+            self.position += 1
             return (
-                b'%s{"index":%d,"delta":{"content":%s},"logprobs":null,"finish_reason":null}%s'
+                b'%s%d\n%s{"index":%d,"delta":{"content":%s},"logprobs":null,"finish_reason":null}%s'
                 % (
+                    self._id,
+                    self.position,
                     self._head,
                     index,
                     orjson.dumps(event.text),
@@ -127,22 +226,29 @@ class ChunkEncoder:
             )
         return self._encode_other(index, state, event)
 
+    def role(self, index: int, event: GenerationEvent) -> bytes:
+        """The chunk that opens a choice (`role: assistant`) before its first event, if any.
+
+        Its own event (with its own id) rather than a prefix of the first chunk, so that
+        every entry of a stream's log is one event.
+        """
+        self._choices[index].started = True
+        if isinstance(event, ToolCallStart):
+            return b""  # the first tool call chunk carries the role itself
+        return self._chunk(index, {"role": "assistant", "content": ""})
+
     def _encode_other(self, index: int, state: _ChoiceState, event: GenerationEvent) -> bytes:
-        out = b""
-        if not state.started:
-            state.started = True
-            if not isinstance(event, ToolCallStart):
-                out = self._chunk(index, {"role": "assistant", "content": ""})
+        state.started = True
         if isinstance(event, TextDelta):
             logprobs = None
             if event.logprob is not None:
                 logprobs = {"content": [logprob_entry(event.logprob)], "refusal": None}
-            return out + self._chunk(index, {"content": event.text}, logprobs)
+            return self._chunk(index, {"content": event.text}, logprobs)
         if isinstance(event, ToolCallStart):
             state.calls += 1
             if self._legacy:
                 if state.calls > 1:
-                    return out
+                    return b""
                 delta: dict[str, Any] = {"function_call": {"name": event.name, "arguments": ""}}
             else:
                 call = {
@@ -154,11 +260,11 @@ class ChunkEncoder:
                 delta = {"tool_calls": [call]}
             if state.calls == 1:
                 delta = {"role": "assistant", "content": None, **delta}
-            return out + self._chunk(index, delta)
+            return self._chunk(index, delta)
         if isinstance(event, ToolCallDelta):
             if self._legacy:
                 if event.index > 0:
-                    return out
+                    return b""
                 delta = {"function_call": {"arguments": event.arguments}}
             else:
                 delta = {
@@ -166,11 +272,11 @@ class ChunkEncoder:
                         {"index": event.index, "function": {"arguments": event.arguments}}
                     ]
                 }
-            return out + self._chunk(index, delta)
+            return self._chunk(index, delta)
         self.prompt_tokens = event.prompt_tokens
         self.completion_tokens += event.completion_tokens
         reason = "function_call" if self._legacy and event.reason == "tool_calls" else event.reason
-        return out + self._chunk(index, {}, finish_reason=reason)
+        return self._chunk(index, {}, finish_reason=reason)
 
     def _chunk(
         self,
@@ -185,11 +291,18 @@ class ChunkEncoder:
             "logprobs": logprobs,
             "finish_reason": finish_reason,
         }
-        return self._head + orjson.dumps(choice) + self._tail
+        return self._next_id() + self._head + orjson.dumps(choice) + self._tail
+
+    def _next_id(self) -> bytes:
+        self.position += 1
+        return b"%s%d\n" % (self._id, self.position)
 
     def usage(self) -> bytes:
         usage = usage_dict(self.prompt_tokens, self.completion_tokens)
-        return self._head + b'],"usage":' + orjson.dumps(usage) + b"}" + END
+        return self._next_id() + self._head + b'],"usage":' + orjson.dumps(usage) + b"}" + END
+
+    def done(self) -> bytes:
+        return self._next_id() + DONE
 
 
 def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rillet.server.backends.base import InvalidRequest
+from rillet.server.backends.base import InvalidRequest, Overloaded
 from rillet.server.http.asgi import Send, send_bytes
 from rillet.server.json_types import json_type
 
@@ -112,6 +113,17 @@ def internal_error() -> APIError:
     )
 
 
+def overloaded(error: Overloaded) -> APIError:
+    """429 with `Retry-After` (whole seconds), as OpenAI answers when a limit is reached."""
+    return APIError(
+        429,
+        str(error),
+        type="requests",
+        code="rate_limit_exceeded",
+        headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
+    )
+
+
 def shutting_down() -> APIError:
     return APIError(
         503,
@@ -152,6 +164,8 @@ def reports_errors(endpoint: Endpoint) -> Endpoint:
             raise
         except InvalidRequest as exc:
             raise from_backend(exc) from None
+        except Overloaded as exc:
+            raise overloaded(exc) from None
         except Exception:
             logger.exception("unhandled error for %s %s", request.method, request.url.path)
             raise internal_error() from None

@@ -27,6 +27,12 @@ from rillet.server.ids import new_request_id
 from rillet.server.responses.events import ResponseBuilder
 from rillet.server.responses.request import parse_responses_request, with_history
 from rillet.server.responses.store import ResponseRun, ResponseStore
+from rillet.server.resume.log import (
+    LAST_EVENT_ID_HEADER,
+    RESUMABLE_HEADER,
+    opted_in,
+    parse_event_id,
+)
 
 
 async def create_response(request: Request) -> Response:
@@ -45,7 +51,9 @@ async def create_response(request: Request) -> Response:
         store=parsed.store,
         background=parsed.background,
     )
-    run = ResponseRun(builder, conversation, parsed.background)
+    resumable = opted_in(request.headers)
+    window = store.resume_window if resumable else None
+    run = ResponseRun(builder, conversation, parsed.background, window)
     events = context.backend.generate(parsed.generation, 0)
     try:
         first = await run_until_disconnect(request.receive, _first(events))
@@ -59,6 +67,8 @@ async def create_response(request: Request) -> Response:
     if parsed.store:
         store.add(run)
     headers = {"x-request-id": new_request_id()}
+    if resumable and parsed.store:
+        headers[RESUMABLE_HEADER] = "1"  # reattach with GET /v1/responses/{id}?stream=true
     if parsed.stream:
         return EventStreamResponse(
             run.follow(), keepalive=context.config.keepalive, headers=headers
@@ -100,6 +110,16 @@ async def retrieve_response(request: Request) -> Response:
     query = request.query_params
     stream = _query_bool(query.get("stream"), "stream")
     after = _query_int(query.get("starting_after"), "starting_after")
+    last_event_id = request.headers.get(LAST_EVENT_ID_HEADER)
+    if after is None and last_event_id is not None and stream:
+        # The SSE way of saying `starting_after`: `Last-Event-ID: resp_...:<sequence_number>`.
+        named, after = parse_event_id(last_event_id)
+        if named != run.id:
+            raise bad_request(
+                f"Last-Event-ID {last_event_id!r} names another stream than '{run.id}'.",
+                "Last-Event-ID",
+                "invalid_last_event_id",
+            )
     headers = {"x-request-id": new_request_id()}
     if stream:
         context = get_context(request)

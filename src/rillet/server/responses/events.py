@@ -20,6 +20,7 @@ from rillet.server.backends.base import Finish, GenerationEvent, TextDelta, Tool
 from rillet.server.http.errors import APIError
 from rillet.server.http.sse import END, encode_event, event_head
 from rillet.server.ids import new_id
+from rillet.server.resume.log import event_id_prefix
 
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request."
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -71,6 +72,7 @@ class ResponseBuilder:
         background: bool = False,
     ) -> None:
         self.id = new_id("resp_", ID_BYTES)
+        self._id_head = event_id_prefix(self.id)  # each event's `id: resp_...:<sequence>`
         self.events: list[bytes] = []
         self.response: dict[str, Any] = {
             "id": self.id,
@@ -106,8 +108,9 @@ class ResponseBuilder:
         self._delta_mid = b""  # this message's part of the text delta template
 
     def _emit(self, data: dict[str, Any]) -> None:
-        data["sequence_number"] = len(self.events)
-        self.events.append(encode_event(data, data["type"]))  # `event:` repeats the type
+        number = data["sequence_number"] = len(self.events)
+        # `event:` repeats the type; `id:` names the response and the sequence number.
+        self.events.append(b"%s%d\n%s" % (self._id_head, number, encode_event(data, data["type"])))
 
     def _emit_response(self, kind: str) -> None:
         self._emit({"type": kind, "response": self.snapshot()})
@@ -119,11 +122,14 @@ class ResponseBuilder:
     def feed(self, event: GenerationEvent) -> None:
         if type(event) is TextDelta and self._item is not None and self._item.is_message:
             self._item.pieces.append(event.text)
+            number = len(self.events)
             self.events.append(
-                b"%s%d%s%s%s"
+                b"%s%d\n%s%d%s%s%s"
                 % (
+                    self._id_head,
+                    number,
                     _DELTA_HEAD,
-                    len(self.events),
+                    number,
                     self._delta_mid,
                     orjson.dumps(event.text),
                     _DELTA_TAIL,

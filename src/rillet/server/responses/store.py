@@ -6,7 +6,8 @@ log from any point (the original request from the start, a reattaching client
 from ``starting_after + 1``), so none misses or repeats an event.
 
 Generation stops when its last reader leaves before the end (a plain streamed
-request whose client disconnects), unless the response runs in the background.
+request whose client disconnects), unless the response runs in the background or
+opted in to resumable streaming (then it waits the resume window for a reader).
 The :class:`ResponseStore` keeps runs for `GET`, `DELETE` and
 `previous_response_id`, evicting the least recently used past a count and any
 older than a time to live.
@@ -27,6 +28,8 @@ from rillet.server.http.errors import APIError, from_backend, internal_error
 from rillet.server.http.iterators import aclose
 from rillet.server.responses.events import ResponseBuilder
 from rillet.server.responses.request import items_to_messages
+from rillet.server.resume.log import StreamLog
+from rillet.server.resume.memory import DEFAULT_WINDOW as DEFAULT_RESUME_WINDOW
 
 logger = logging.getLogger("rillet.server")
 
@@ -35,21 +38,32 @@ DEFAULT_TTL_SECONDS = 3600.0
 
 
 class ResponseRun:
-    """One response: its generation task, its event log and its readers."""
+    """One response: its generation task, its event log and its readers.
+
+    The log is a :class:`StreamLog` over the builder's event list, the same structure the
+    resumable chat streams replay from. With `resume_window` (the request opted in with
+    `X-Rillet-Resumable`) a run whose last reader leaves keeps generating for that many
+    seconds, waiting for a reader to reattach, before it stops.
+    """
 
     def __init__(
-        self, builder: ResponseBuilder, conversation: list[dict[str, Any]], background: bool
+        self,
+        builder: ResponseBuilder,
+        conversation: list[dict[str, Any]],
+        background: bool,
+        resume_window: float | None = None,
     ) -> None:
         self.builder = builder
         self.background = background
+        self.resume_window = resume_window
         self.created = time.monotonic()
         self.failure: APIError | None = None
         self._conversation = conversation  # the messages it answered, instructions aside
-        self._readers = 0
-        self._done = False
-        self._changed = asyncio.Event()
+        self._log = StreamLog(builder.events)
+        self._log.on_change = self._readers_changed
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def id(self) -> str:
@@ -57,7 +71,7 @@ class ResponseRun:
 
     @property
     def done(self) -> bool:
-        return self._done
+        return self._log.done
 
     def start(self, events: AsyncIterator[GenerationEvent], first: GenerationEvent) -> None:
         """Begin producing; `first` is the event already taken from `events`."""
@@ -69,10 +83,11 @@ class ResponseRun:
         self, events: AsyncIterator[GenerationEvent], event: GenerationEvent
     ) -> None:
         builder = self.builder
+        log = self._log
         try:
             while True:
                 builder.feed(event)
-                self._notify()
+                log.notify()
                 if isinstance(event, Finish):
                     break
                 event = await events.__anext__()
@@ -87,34 +102,33 @@ class ResponseRun:
             self.failure = internal_error()
             builder.fail_server()
         finally:
-            self._done = True
-            self._notify()
+            self._end()
             await aclose(events)
 
     def _cancelled_unstarted(self, events: AsyncIterator[GenerationEvent]) -> None:
         """A task cancelled before its first step never ran `_produce`: finish its work here."""
-        if not self._done:
+        if not self.done:
             self.builder.cancel()
-            self._done = True
-            self._notify()
+            self._end()
             self._closing = asyncio.ensure_future(aclose(events))
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+    def _end(self) -> None:
+        self._disarm()
+        self._log.close()
 
-    def follow(self, after: int = -1) -> EventFollower:
+    def follow(self, after: int = -1) -> AsyncIterator[bytes]:
         """The encoded events numbered above `after`, then live ones until the end."""
-        return EventFollower(self, after + 1)
+        return self._log.follow(after + 1)
 
     async def result(self) -> dict[str, Any]:
         """Wait for the end as a reader; raise the failure, as a non-streamed request would."""
-        self._attach()
+        log = self._log
+        log.add_reader(1)
         try:
-            while not self._done:
-                await self._changed.wait()
+            while not log.done:
+                await log.wait_beyond(len(log.events))
         finally:
-            self._detach()
+            log.add_reader(-1)
         if self.failure is not None:
             raise self.failure
         return self.builder.snapshot()
@@ -127,7 +141,7 @@ class ResponseRun:
         return self._conversation + items_to_messages(self.builder.response["output"])
 
     def cancel(self) -> None:
-        if self._task is not None and not self._done:
+        if self._task is not None and not self.done:
             self._task.cancel()
 
     async def aclose(self) -> None:
@@ -138,58 +152,33 @@ class ResponseRun:
         if self._closing is not None:
             await self._closing
 
-    def _attach(self) -> None:
-        self._readers += 1
+    def _readers_changed(self, readers: int) -> None:
+        if readers or self.done or self.background:
+            self._disarm()
+        elif self.resume_window is None:
+            self.cancel()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.resume_window, self._abandon)
 
-    def _detach(self) -> None:
-        self._readers -= 1
-        if not self._readers and not self.background:
+    def _abandon(self) -> None:
+        self._timer = None
+        if not self._log.readers:
             self.cancel()
 
-
-class EventFollower:
-    """An async iterator over a run's encoded events, batching whatever is ready.
-
-    A class rather than a generator so that it counts as a reader from creation:
-    closing it before its first step (a client gone before the stream began)
-    still releases the run.
-    """
-
-    def __init__(self, run: ResponseRun, start: int) -> None:
-        self._run = run
-        self._next = max(start, 0)
-        self._closed = False
-        run._attach()
-
-    def __aiter__(self) -> EventFollower:
-        return self
-
-    async def __anext__(self) -> bytes:
-        run = self._run
-        log = run.builder.events
-        while not self._closed:
-            changed = run._changed
-            end = len(log)
-            if self._next < end:
-                start, self._next = self._next, end
-                return log[start] if end == start + 1 else b"".join(log[start:end])
-            if run.done:
-                break
-            await changed.wait()
-        await self.aclose()
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._run._detach()
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class ResponseStore:
     """Stored responses by id: least recently used out past `max_responses`, old ones past `ttl`."""
 
     def __init__(
-        self, max_responses: int = DEFAULT_MAX_RESPONSES, ttl: float = DEFAULT_TTL_SECONDS
+        self,
+        max_responses: int = DEFAULT_MAX_RESPONSES,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        resume_window: float = DEFAULT_RESUME_WINDOW,
     ) -> None:
         if max_responses < 1:
             raise ValueError("max_responses must be at least 1")
@@ -197,6 +186,7 @@ class ResponseStore:
             raise ValueError("ttl must be positive")
         self.max_responses = max_responses
         self.ttl = ttl
+        self.resume_window = resume_window  # how long a resumable run waits for a reader
         self._runs: OrderedDict[str, ResponseRun] = OrderedDict()
         self._background: set[ResponseRun] = set()
 

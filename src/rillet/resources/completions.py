@@ -1,0 +1,151 @@
+"""`client.completions.create(...)`: the legacy Completions API (a prompt in, text out), sync
+and async, streamed or not. `rillet serve` does not serve it yet; the client does, for
+servers that do (vLLM, llama.cpp's server, OpenAI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
+
+from rillet._response import (
+    AsyncRawView,
+    AsyncResponseContextManager,
+    AsyncStreamingView,
+    LegacyAPIResponse,
+    RawView,
+    ResponseContextManager,
+    StreamingView,
+)
+from rillet._streams.stream import AsyncStream, Stream
+from rillet._types import NotGiven, RequestOptions
+from rillet.resources._resource import AsyncResource, Endpoint, SyncResource
+
+# A legacy stream ends as a chat stream does: each of the `n` choices finished, the usage
+# chunk if `stream_options` asked for one, or `[DONE]`.
+from rillet.resources.chat import _progress
+from rillet.types.completion import Completion
+
+if TYPE_CHECKING:
+    from rillet._client import AsyncOpenAI, OpenAI  # noqa: F401 (named in strings)
+
+__all__ = ["AsyncCompletions", "CompletionCreateParams", "Completions"]
+
+
+class CompletionCreateParams(RequestOptions, total=False):
+    """The Completions parameters (besides `stream`), each a keyword argument."""
+
+    model: Required[str]
+    prompt: Required[str | list[str] | Iterable[int] | Iterable[Iterable[int]] | None]
+    best_of: int | NotGiven | None
+    echo: bool | NotGiven | None
+    frequency_penalty: float | NotGiven | None
+    logit_bias: Mapping[str, int] | NotGiven | None
+    logprobs: int | NotGiven | None
+    max_tokens: int | NotGiven | None
+    n: int | NotGiven | None
+    presence_penalty: float | NotGiven | None
+    seed: int | NotGiven | None
+    stop: str | list[str] | NotGiven | None
+    stream_options: Mapping[str, Any] | NotGiven | None
+    suffix: str | NotGiven | None
+    temperature: float | NotGiven | None
+    top_p: float | NotGiven | None
+    user: str | NotGiven
+
+
+_PARAMS = frozenset(CompletionCreateParams.__annotations__) | {"stream"}
+_ENDPOINT = Endpoint("/completions", _PARAMS, Completion, Completion.construct, _progress)
+
+
+class Completions(SyncResource):
+    @overload
+    def create(
+        self, *, stream: Literal[True], **params: Unpack[CompletionCreateParams]
+    ) -> Stream[Completion]: ...
+
+    @overload
+    def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion: ...
+
+    @overload
+    def create(
+        self, *, stream: bool, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | Stream[Completion]: ...
+
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | Stream[Completion]:
+        return self._create(_ENDPOINT, params, stream)
+
+    @cached_property
+    def with_raw_response(self) -> CompletionsWithRawResponse:
+        return CompletionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CompletionsWithStreamingResponse:
+        return CompletionsWithStreamingResponse(self)
+
+
+class AsyncCompletions(AsyncResource):
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[CompletionCreateParams]
+    ) -> AsyncStream[Completion]: ...
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion: ...
+
+    @overload
+    async def create(
+        self, *, stream: bool, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | AsyncStream[Completion]: ...
+
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | AsyncStream[Completion]:
+        return await self._create(_ENDPOINT, params, stream)
+
+    @cached_property
+    def with_raw_response(self) -> AsyncCompletionsWithRawResponse:
+        return AsyncCompletionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCompletionsWithStreamingResponse:
+        return AsyncCompletionsWithStreamingResponse(self)
+
+
+# `with_raw_response` / `with_streaming_response` (rillet/_response.py).
+Answer = Completion | Stream[Completion]
+AsyncAnswer = Completion | AsyncStream[Completion]
+
+
+class CompletionsWithRawResponse(RawView[Completions]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> LegacyAPIResponse[Answer]:
+        return self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class AsyncCompletionsWithRawResponse(AsyncRawView[AsyncCompletions]):
+    async def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> LegacyAPIResponse[AsyncAnswer]:
+        return await self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class CompletionsWithStreamingResponse(StreamingView[Completions]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> ResponseContextManager[Answer]:
+        return self._call(lambda completions: completions.create(stream=stream, **params))
+
+
+class AsyncCompletionsWithStreamingResponse(AsyncStreamingView[AsyncCompletions]):
+    def create(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> AsyncResponseContextManager[AsyncAnswer]:
+        return self._call(lambda completions: completions.create(stream=stream, **params))

@@ -1,0 +1,272 @@
+"""The `EventLog` on Redis (`--store redis://HOST:PORT/DB`): streams any replica can resume.
+
+Per stream, under `rillet:resume:<id>:`:
+
+- `meta`: the `StreamMeta` (key and body digests) as JSON;
+- `events`: a Redis Stream, one entry per SSE event, entry id `0-<position>` (chat ids
+  count from 1), written with `XADD ... MAXLEN ~` as events are produced, and a last
+  entry with field `end` once the stream is over;
+- `lease`: held (`SET PX`) by the replica generating the stream while it runs;
+- `attached`: refreshed by a replica following the stream for a client, so that the
+  generating replica does not abandon a stream read elsewhere;
+- `cancel`: set by `POST .../cancel` on a replica that does not generate the stream.
+
+The generating replica keeps the stream in memory too (`MemoryEventLog`), so its own
+readers never wait on Redis; a mirror task copies the new events to Redis in one
+pipeline per batch, renews the keys' expiry and the lease, and reads the cancel and
+attached flags (a heartbeat every `heartbeat` seconds when no event comes). Every call
+is bounded by a timeout: when Redis is lost, a stream being generated ends with an
+`error` event (`code: resume_store_unavailable`) and a stream followed from Redis too;
+requests that do not use the store are unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from rillet.server.http.errors import APIError
+from rillet.server.http.sse import error_event
+from rillet.server.resume.log import Producer, StreamMeta
+from rillet.server.resume.memory import DEFAULT_MAX_BYTES, DEFAULT_WINDOW, MemoryEventLog
+
+logger = logging.getLogger("rillet.server")
+
+T = TypeVar("T")
+
+PREFIX = "rillet:resume:"
+DEFAULT_TIMEOUT = 2.0  # seconds any one Redis call may take
+DEFAULT_HEARTBEAT = 0.5  # seconds between the generating replica's renewals when idle
+DEFAULT_LEASE = 3.0  # seconds a lease (or a remote reader's mark) outlives its last renewal
+BLOCK_MS = 1000  # how long a remote follower's XREAD waits for new entries
+MAX_EVENTS = 100_000  # per stream (MAXLEN ~); a longer stream's start cannot be replayed
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+def store_unavailable() -> APIError:
+    return APIError(
+        503,
+        "The resume store (Redis) is unreachable; the stream cannot be logged or followed.",
+        type="server_error",
+        code="resume_store_unavailable",
+    )
+
+
+def stream_interrupted(stream_id: str) -> APIError:
+    return APIError(
+        502,
+        f"The replica generating stream '{stream_id}' stopped before the stream ended.",
+        type="server_error",
+        code="stream_interrupted",
+    )
+
+
+def stream_truncated(stream_id: str) -> APIError:
+    return APIError(
+        410,
+        f"The start of stream '{stream_id}' is no longer logged (over {MAX_EVENTS} events).",
+        code="stream_truncated",
+    )
+
+
+class RedisEventLog:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        window: float = DEFAULT_WINDOW,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        lease: float = DEFAULT_LEASE,
+        prefix: str = PREFIX,
+    ) -> None:
+        self.window = window
+        self.timeout = timeout
+        self.heartbeat = heartbeat
+        self.lease_ms = int(lease * 1000)
+        self.prefix = prefix
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        self._redis = client
+        self._local = MemoryEventLog(window, max_bytes)
+        self._mirrors: set[asyncio.Task[None]] = set()
+        self._done_ttl = max(1, math.ceil(window))  # seconds kept after the end
+        self._running_ttl = self._done_ttl + max(1, math.ceil(lease))
+
+    @classmethod
+    def from_url(
+        cls, url: str, window: float = DEFAULT_WINDOW, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> RedisEventLog:
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=DEFAULT_TIMEOUT + BLOCK_MS / 1000,
+            socket_connect_timeout=DEFAULT_TIMEOUT,
+        )
+        return cls(client, window, max_bytes)
+
+    def _key(self, stream_id: str, part: str) -> str:
+        return f"{self.prefix}{stream_id}:{part}"
+
+    async def _call(self, call: Awaitable[T], extra: float = 0.0) -> T:
+        async with asyncio.timeout(self.timeout + extra):
+            return await call
+
+    async def ping(self) -> None:
+        await self._call(self._redis.ping())
+
+    # --- the generating replica ----------------------------------------------------------
+
+    async def open(self, meta: StreamMeta, producer: Producer) -> None:
+        sid = meta.stream_id
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._key(sid, "meta"), meta.to_json(), ex=self._running_ttl)
+        pipe.set(self._key(sid, "lease"), self.owner, px=self.lease_ms)
+        try:
+            await self._call(pipe.execute())
+        except _FAILURES:
+            logger.warning("resume store unreachable: stream %s not opened", sid)
+            raise store_unavailable() from None
+        self._local.add(meta, producer)
+        task = asyncio.create_task(self._mirror(sid, producer))
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirrors.discard)
+
+    async def _mirror(self, sid: str, producer: Producer) -> None:
+        """Copy the stream's events to Redis as they come; renew; read the flags."""
+        log = producer.log
+        events_key, meta_key = self._key(sid, "events"), self._key(sid, "meta")
+        lease_key = self._key(sid, "lease")
+        sent = 0
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.heartbeat):
+                        await log.wait_beyond(sent)
+                done = log.done  # read first: once done, every event is in the list
+                batch = log.events[sent:]
+                pipe = self._redis.pipeline(transaction=False)
+                for position, event in enumerate(batch, sent + 1):
+                    pipe.xadd(
+                        events_key,
+                        {"d": event},
+                        id=f"0-{position}",
+                        maxlen=MAX_EVENTS,
+                        approximate=True,
+                    )
+                if done:
+                    pipe.xadd(events_key, {"end": b"1"}, id=f"0-{sent + len(batch) + 1}")
+                ttl = self._done_ttl if done else self._running_ttl
+                pipe.expire(events_key, ttl)
+                pipe.expire(meta_key, ttl)
+                if done:
+                    pipe.delete(lease_key)
+                else:
+                    pipe.set(lease_key, self.owner, px=self.lease_ms)
+                pipe.exists(self._key(sid, "cancel"))
+                pipe.exists(self._key(sid, "attached"))
+                results = await self._call(pipe.execute())
+                sent += len(batch)
+                if done:
+                    return
+                if results[-2]:
+                    producer.cancel()
+                if results[-1]:
+                    producer.touch()
+        except _FAILURES:
+            logger.warning("resume store lost while logging stream %s", sid)
+            producer.cancel(store_unavailable())
+
+    # --- any replica ---------------------------------------------------------------------
+
+    async def lookup(self, stream_id: str) -> StreamMeta | None:
+        meta = await self._local.lookup(stream_id)
+        if meta is not None:
+            return meta
+        try:
+            raw = await self._call(self._redis.get(self._key(stream_id, "meta")))
+        except _FAILURES:
+            raise store_unavailable() from None
+        return None if raw is None else StreamMeta.from_json(raw)
+
+    def follow(self, stream_id: str, after: int) -> AsyncIterator[bytes]:
+        if self._local.producer(stream_id) is not None:
+            return self._local.follow(stream_id, after)
+        return self._follow_remote(stream_id, after)
+
+    async def _follow_remote(self, sid: str, after: int) -> AsyncIterator[bytes]:
+        """Entries after `0-<after>` from Redis, live until the `end` entry."""
+        events_key = self._key(sid, "events")
+        last = after
+        while True:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(self._key(sid, "attached"), self.owner, px=self.lease_ms)
+            pipe.exists(self._key(sid, "lease"))
+            pipe.xread({events_key: f"0-{last}"}, count=1000, block=BLOCK_MS)
+            try:
+                results: list[Any] = await self._call(pipe.execute(), BLOCK_MS / 1000)
+            except _FAILURES:
+                logger.warning("resume store lost while following stream %s", sid)
+                yield error_event(store_unavailable())
+                return
+            alive, found = results[1], results[2]
+            if not found:
+                if not alive:
+                    yield error_event(stream_interrupted(sid))
+                    return
+                continue
+            batch: list[bytes] = []
+            ended = False
+            for entry_id, fields in found[0][1]:
+                position = int(entry_id.split(b"-")[1])
+                if position != last + 1:
+                    batch.append(error_event(stream_truncated(sid)))
+                    ended = True
+                    break
+                last = position
+                if b"end" in fields:
+                    ended = True
+                    break
+                batch.append(fields[b"d"])
+            if batch:
+                yield b"".join(batch)
+            if ended:
+                return
+
+    async def cancel(self, stream_id: str) -> bool:
+        if self._local.producer(stream_id) is not None:
+            return await self._local.cancel(stream_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(self._key(stream_id, "lease"))
+        pipe.set(self._key(stream_id, "cancel"), b"1", px=max(self.lease_ms, 1000))
+        try:
+            running, _ = await self._call(pipe.execute())
+        except _FAILURES:
+            raise store_unavailable() from None
+        return bool(running)
+
+    async def aclose(self) -> None:
+        """Stop local generations, let their mirrors write the end, close the client."""
+        await self._local.aclose()
+        if self._mirrors:
+            await asyncio.wait(set(self._mirrors), timeout=self.timeout * 2)
+        for task in list(self._mirrors):
+            task.cancel()
+        await self._redis.aclose()
+
+
+async def check_store(url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Raise if Redis at `url` does not answer PING within `timeout` (startup check)."""
+    client = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            await client.ping()
+    finally:
+        await client.aclose()
