@@ -66,15 +66,10 @@ NO_LOGITS_ALL = ("--logits_all", "False")
 # `python -m llama_cpp.server`, with llama.cpp's extra CPU buffer types off wherever rillet turns
 # them off (CPUs with AMX, where they crash), so that every way runs the same kernels.
 PEER_MAIN = f"""
-import runpy, llama_cpp.llama_cpp as bindings
-if {not extra_buffers_allowed()!r}:
-    defaults = bindings.llama_model_default_params
-    def without_extra_buffers():
-        params = defaults()
-        params.use_extra_bufts = False
-        return params
-    bindings.llama_model_default_params = without_extra_buffers
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+import contextlib, runpy
+from rillet.server.backends.llama.backend import extra_buffers_off
+with extra_buffers_off() if {not extra_buffers_allowed()!r} else contextlib.nullcontext():
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 THREADS = max(1, (os.cpu_count() or 1) - 1)  # as `rillet serve` decides, for decode and prompts
 SAMPLING = Sampling()

@@ -144,13 +144,20 @@ def cpu_has_amx() -> bool:
 
 
 def load_llama(**settings: Any) -> Llama:
-    """`Llama(**settings)`, with extra buffer types only where `extra_buffers_allowed()`.
-
-    `Llama` exposes no setting for them, so its source of default model parameters is
-    swapped for the length of the load (a load happens once, at startup).
-    """
+    """`Llama(**settings)`, with extra buffer types only where `extra_buffers_allowed()`."""
     if extra_buffers_allowed():
         return Llama(**settings)
+    with extra_buffers_off():
+        return Llama(**settings)
+
+
+@contextlib.contextmanager
+def extra_buffers_off() -> Iterator[None]:
+    """Models loaded inside the block get no extra buffer types.
+
+    `Llama` exposes no setting for them, so its source of default model parameters is
+    swapped for the length of the block (a load happens once, at startup).
+    """
     defaults = llama_cpp.llama_model_default_params
 
     def without_extra_buffers() -> llama_cpp.llama_model_params:
@@ -160,7 +167,7 @@ def load_llama(**settings: Any) -> Llama:
 
     llama_cpp.llama_model_default_params = without_extra_buffers
     try:
-        return Llama(**settings)
+        yield
     finally:
         llama_cpp.llama_model_default_params = defaults
 
