@@ -22,15 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
+from local_model import rillet_server  # benchmarks/ is on sys.path when run as a script
 from rillet import AsyncOpenAI
-from rillet.server.banner import parse_listening
 
 SUBJECTS = (
     "a robot",
@@ -56,28 +52,6 @@ class Timing:
     tokens: int
     start: float
     stamps: tuple[float, ...]  # when each content chunk arrived (perf_counter)
-
-
-@contextmanager
-def server(parallel: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rillet", "serve", "--port", "0", "--parallel", str(parallel)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            listening = parse_listening(line)
-            if listening is not None:
-                yield listening.base_url
-                break
-        else:
-            raise RuntimeError("rillet serve exited before listening")
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 async def stream_once(
@@ -173,7 +147,7 @@ def main() -> None:
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for parallel in args.parallel:
-        with server(parallel) as url:
+        with rillet_server("--parallel", str(parallel)) as url:
             for row in asyncio.run(measure(url, parallel, args.max_tokens, args.runs)):
                 print(row, flush=True)
 

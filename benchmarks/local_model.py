@@ -261,9 +261,10 @@ async def run_client(
 
 
 @contextmanager
-def rillet_server() -> Iterator[str]:
+def rillet_server(*extra: str) -> Iterator[str]:
+    """`rillet serve --port 0 EXTRA...` in a subprocess: its base URL once it listens."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "rillet", "serve", "--port", "0"],
+        [sys.executable, "-m", "rillet", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
