@@ -23,6 +23,7 @@ from rillet._constants import (
 )
 from rillet._encode import check_header, check_query, encode_body
 from rillet._exceptions import OpenAIError
+from rillet._official import official_items, require_official, to_official
 from rillet._response import (
     AsyncOpenAIWithRawResponse,
     AsyncOpenAIWithStreamedResponse,
@@ -89,6 +90,7 @@ class ClientSettings(TypedDict, total=False):
     default_query: Mapping[str, object] | None
     stream_idle_timeout: float | None
     max_stream_resumes: int
+    official_types: bool
 
 
 class _ClientCore:
@@ -102,6 +104,7 @@ class _ClientCore:
     max_retries: int
     stream_idle_timeout: float | None
     max_stream_resumes: int
+    official_types: bool
 
     def __init__(
         self,
@@ -116,6 +119,7 @@ class _ClientCore:
         default_query: Mapping[str, object] | None = None,
         stream_idle_timeout: float | None = None,
         max_stream_resumes: int = DEFAULT_MAX_STREAM_RESUMES,
+        official_types: bool = False,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if not api_key:
@@ -134,6 +138,11 @@ class _ClientCore:
         self._custom_query = dict(default_query or {})
         self.stream_idle_timeout = stream_idle_timeout
         self.max_stream_resumes = max_stream_resumes
+        # Results and stream items as the official package's objects (rillet/_official.py),
+        # for libraries that check for its classes; rillet's own views otherwise.
+        if official_types:
+            require_official()
+        self.official_types = official_types
 
     @property
     def default_headers(self) -> dict[str, str]:
@@ -166,6 +175,7 @@ class _ClientCore:
             "default_query": self._custom_query,
             "stream_idle_timeout": self.stream_idle_timeout,
             "max_stream_resumes": self.max_stream_resumes,
+            "official_types": self.official_types,
         }
 
     def _copy_settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -232,6 +242,17 @@ class _ClientCore:
             idle_timeout=self.stream_idle_timeout if not is_given(idle) else idle,
             max_stream_resumes=resumes if is_given(resumes) else self.max_stream_resumes,
         )
+
+    def _answer(self, result: T) -> T:
+        """A request's result as this client returns it (the official object, if asked)."""
+        return to_official(result) if self.official_types else result
+
+    def _items(
+        self, construct: Callable[[dict[str, Any]], E], own_types: bool
+    ) -> Callable[[dict[str, Any]], E]:
+        """How a stream's items are built: `construct`, or official objects if asked and the
+        caller does not read rillet's own (`own_types`: the `.stream()` helpers do)."""
+        return official_items(construct) if self.official_types and not own_types else construct
 
     def _generic(
         self, method: str, path: str, body: object, options: Mapping[str, Any] | None
@@ -378,7 +399,7 @@ class OpenAI(Closes, _Client[httpx.Client]):
 
     def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
         """Send `spec`; its read body as `cast_to`."""
-        return _cast(self._sender.send(spec), cast_to)
+        return self._answer(_cast(self._sender.send(spec), cast_to))
 
     def _stream(
         self,
@@ -386,13 +407,15 @@ class OpenAI(Closes, _Client[httpx.Client]):
         construct: Callable[[dict[str, Any]], E],
         progress: Callable[[], Progress] = Progress,
         target: Target | None = None,
+        *,
+        own_types: bool = False,
     ) -> Stream[E]:
         """Send `spec`; a stream of `construct(data)` items, finished as `progress` says,
         reattached as `target` says when its connection fails (docs/client.md)."""
         send = self._sender.send
         response = send(spec)
         resume = None if target is None else Resume(target, spec, response)
-        decoder = _events(response, construct, progress)
+        decoder = _events(response, self._items(construct, own_types), progress)
         return Stream(decoder, spec.idle_timeout, resume=resume, send=send)
 
     def get(
@@ -455,7 +478,7 @@ class AsyncOpenAI(AsyncCloses, _Client[httpx.AsyncClient]):
         return AsyncOpenAIWithStreamedResponse(self)
 
     async def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
-        return _cast(await self._sender.send(spec), cast_to)
+        return self._answer(_cast(await self._sender.send(spec), cast_to))
 
     async def _stream(
         self,
@@ -463,11 +486,13 @@ class AsyncOpenAI(AsyncCloses, _Client[httpx.AsyncClient]):
         construct: Callable[[dict[str, Any]], E],
         progress: Callable[[], Progress] = Progress,
         target: Target | None = None,
+        *,
+        own_types: bool = False,
     ) -> AsyncStream[E]:
         send = self._sender.send
         response = await send(spec)
         resume = None if target is None else Resume(target, spec, response)
-        decoder = _events(response, construct, progress)
+        decoder = _events(response, self._items(construct, own_types), progress)
         return AsyncStream(decoder, spec.idle_timeout, resume=resume, send=send)
 
     async def get(

@@ -277,7 +277,7 @@ class _SyncRecorder(_Recorder):
 
     def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
         self._response = self._target._request(spec, httpx.Response)
-        return cast_response(self._response, cast_to)
+        return self._target._answer(cast_response(self._response, cast_to))
 
     def _stream(self, spec: RequestSpec, *args: Any, **kwargs: Any) -> Stream[Any]:
         stream = self._target._stream(spec, *args, **kwargs)
@@ -290,7 +290,7 @@ class _AsyncRecorder(_Recorder):
 
     async def _request(self, spec: RequestSpec, cast_to: type[T]) -> T:
         self._response = await self._target._request(spec, httpx.Response)
-        return cast_response(self._response, cast_to)
+        return self._target._answer(cast_response(self._response, cast_to))
 
     async def _stream(self, spec: RequestSpec, *args: Any, **kwargs: Any) -> AsyncStream[Any]:
         stream = await self._target._stream(spec, *args, **kwargs)

@@ -1,6 +1,6 @@
 """rillet where the official client goes: `with_raw_response`, `with_streaming_response` and
-the official sentinels against a real `rillet serve --backend synthetic`, and LangChain's
-`ChatOpenAI` driving rillet's client (when `langchain-openai` is installed)."""
+the official sentinels against a real `rillet serve --backend synthetic`. Libraries that take
+a client object (LangChain, the Agents SDK, pydantic-ai) are in test_peer_libraries.py."""
 
 from __future__ import annotations
 
@@ -296,67 +296,3 @@ async def test_async_official_sentinels_on_real_calls(aclient: rillet.AsyncOpenA
         max_retries=openai.NOT_GIVEN,
     )
     assert completion.choices[0].message.content
-
-
-# --- LangChain -----------------------------------------------------------------------------
-# `ChatOpenAI(client=rillet_client.chat.completions, ...)`: its streaming paths run on
-# rillet; its non-streaming path reaches rillet through `with_raw_response` (headers and
-# all) and then refuses the result, as `_create_chat_result` insists on
-# `isinstance(response, dict | openai.BaseModel)` and rillet's models are not pydantic.
-
-
-def chat_openai(
-    base_url: str, client: rillet.OpenAI, aclient: rillet.AsyncOpenAI, **settings: Any
-) -> Any:
-    langchain_openai = pytest.importorskip("langchain_openai")
-    return langchain_openai.ChatOpenAI(
-        client=client.chat.completions,
-        async_client=aclient.chat.completions,
-        model="synthetic",
-        base_url=base_url,
-        api_key="sk-test",
-        max_retries=0,
-        **settings,
-    )
-
-
-def test_langchain_stream(
-    base_url: str, client: rillet.OpenAI, aclient: rillet.AsyncOpenAI
-) -> None:
-    llm = chat_openai(base_url, client, aclient)
-    pieces = [chunk.content for chunk in llm.stream("Say hello.")]
-    assert "".join(pieces)
-    # with its headers, which come through `with_raw_response`
-    with_headers = chat_openai(base_url, client, aclient, include_response_headers=True)
-    first = next(iter(with_headers.stream("Say hello.")))
-    assert "x-request-id" in first.response_metadata["headers"]
-
-
-def test_langchain_invoke_streaming(
-    base_url: str, client: rillet.OpenAI, aclient: rillet.AsyncOpenAI
-) -> None:
-    llm = chat_openai(base_url, client, aclient, streaming=True)
-    message = llm.invoke("Say hello.")
-    assert isinstance(message.content, str) and message.content
-
-
-async def test_langchain_async_stream_and_invoke_streaming(
-    base_url: str, client: rillet.OpenAI, aclient: rillet.AsyncOpenAI
-) -> None:
-    llm = chat_openai(base_url, client, aclient)
-    pieces = [chunk.content async for chunk in llm.astream("Say hello.")]
-    assert "".join(pieces)
-    message = await chat_openai(base_url, client, aclient, streaming=True).ainvoke("Say hello.")
-    assert isinstance(message.content, str) and message.content
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="langchain-openai requires isinstance(response, openai.BaseModel)",
-)
-def test_langchain_invoke_without_streaming(
-    base_url: str, client: rillet.OpenAI, aclient: rillet.AsyncOpenAI
-) -> None:
-    llm = chat_openai(base_url, client, aclient)
-    llm.invoke("Say hello.")

@@ -138,7 +138,10 @@ class SyncResource(Resource["OpenAI"]):
             spec = endpoint.create(self._client, params, True)
             progress = endpoint.progress_of(params)
             target = endpoint.target_of(spec, params)
-            return wrap(self._client._stream(spec, endpoint.construct, progress, target))
+            stream = self._client._stream(
+                spec, endpoint.construct, progress, target, own_types=True
+            )
+            return wrap(stream)
 
         return StreamManager(open_stream)
 
@@ -174,6 +177,9 @@ class AsyncResource(Resource["AsyncOpenAI"]):
             spec = endpoint.create(self._client, params, True)
             progress = endpoint.progress_of(params)
             target = endpoint.target_of(spec, params)
-            return wrap(await self._client._stream(spec, endpoint.construct, progress, target))
+            stream = await self._client._stream(
+                spec, endpoint.construct, progress, target, own_types=True
+            )
+            return wrap(stream)
 
         return AsyncStreamManager(open_stream)
