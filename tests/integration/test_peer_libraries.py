@@ -43,6 +43,7 @@ from agents.items import MessageOutputItem, ToolCallItem, ToolCallOutputItem  # 
 from langchain_core.messages import AIMessageChunk  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 from pydantic_ai.models.openai import OpenAIChatModel  # noqa: E402
+from pydantic_ai.models.openai import OpenAIResponsesModel as PydanticResponsesModel  # noqa: E402
 from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
 
 HELLO = "Say hello."
@@ -341,6 +342,17 @@ async def test_agents_run_streamed(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_agents_run(
+    kind: str, aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
+) -> None:
+    agent = Agent(name="greeter", instructions="Be brief.", model=agents_model(kind, aclient))
+    result = await Runner.run(agent, HELLO)
+    endpoint, body = sent.only()
+    assert endpoint == kind and not streamed(body)
+    assert result.final_output == replayed_text(own, endpoint, body)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_agents_tool_loop(
     kind: str, aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
 ) -> None:
@@ -385,27 +397,31 @@ async def test_agents_tool_loop(
 # --- pydantic-ai --------------------------------------------------------------------------
 
 
-def pydantic_agent(aclient: rillet.AsyncOpenAI) -> Any:
-    model = OpenAIChatModel(
-        "synthetic", provider=OpenAIProvider(openai_client=as_official(aclient))
-    )
-    return pydantic_ai.Agent(model)
+def pydantic_agent(kind: str, aclient: rillet.AsyncOpenAI) -> Any:
+    provider = OpenAIProvider(openai_client=as_official(aclient))
+    if kind == "responses":
+        return pydantic_ai.Agent(PydanticResponsesModel("synthetic", provider=provider))
+    return pydantic_ai.Agent(OpenAIChatModel("synthetic", provider=provider))
 
 
+@pytest.mark.parametrize("kind", KINDS)
 async def test_pydantic_ai_run_stream(
-    aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
+    kind: str, aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
 ) -> None:
-    async with pydantic_agent(aclient).run_stream(HELLO) as run:
+    async with pydantic_agent(kind, aclient).run_stream(HELLO) as run:
         deltas = [piece async for piece in run.stream_text(delta=True)]
     endpoint, body = sent.only()
-    assert endpoint == "chat" and streamed(body)
+    assert endpoint == kind and streamed(body)
     assert "".join(deltas) == replayed_text(own, endpoint, body)
 
 
-async def test_pydantic_ai_run(aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent) -> None:
-    result = await pydantic_agent(aclient).run(HELLO)
+@pytest.mark.parametrize("kind", KINDS)
+async def test_pydantic_ai_run(
+    kind: str, aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
+) -> None:
+    result = await pydantic_agent(kind, aclient).run(HELLO)
     endpoint, body = sent.only()
-    assert endpoint == "chat" and not streamed(body)
+    assert endpoint == kind and not streamed(body)
     assert result.output == replayed_text(own, endpoint, body)
 
 
