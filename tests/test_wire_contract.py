@@ -1,6 +1,7 @@
 """The request fields of the client's `create()` and the server's endpoints, kept in step.
 
-Three lists name the top-level fields of a chat completion and of a Responses request: the
+Three lists name the top-level fields of a chat completion, a Responses request, a legacy
+completion and an embeddings request: the
 official `openai` package's (pinned in the dev extra), rillet's client parameters
 (`ChatCompletionCreateParams`, `ResponseCreateParams`) and the server's known fields
 (implemented, ignored or refused: see `rillet.server.http.fields`). Every field must be in
@@ -16,13 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai.types import completion_create_params as legacy_create_params
+from openai.types import embedding_create_params
 from openai.types.chat import completion_create_params
 from openai.types.responses import response_create_params
 
 from rillet._types import REQUEST_OPTIONS
 from rillet.resources.chat import ChatCompletionCreateParams
+from rillet.resources.completions import CompletionCreateParams
+from rillet.resources.embeddings import EmbeddingCreateParams
 from rillet.resources.responses import ResponseCreateParams
 from rillet.server.chat.request import FIELDS as CHAT_FIELDS
+from rillet.server.completions.request import FIELDS as COMPLETIONS_FIELDS
+from rillet.server.embeddings.request import FIELDS as EMBEDDINGS_FIELDS
 from rillet.server.http.fields import RequestFields
 from rillet.server.responses.request import FIELDS as RESPONSES_FIELDS
 
@@ -59,8 +66,24 @@ LISTS: dict[str, dict[str, frozenset[str]]] = {
         CLIENT: client_fields(ResponseCreateParams),
         SERVER: RESPONSES_FIELDS.known,
     },
+    "completions": {
+        OFFICIAL: _keys(legacy_create_params.CompletionCreateParamsStreaming),
+        CLIENT: client_fields(CompletionCreateParams),
+        SERVER: COMPLETIONS_FIELDS.known,
+    },
+    "embeddings": {
+        OFFICIAL: _keys(embedding_create_params.EmbeddingCreateParams),
+        # Embeddings are never streamed: the client's parameters are the fields as they are.
+        CLIENT: _keys(EmbeddingCreateParams) - REQUEST_OPTIONS,
+        SERVER: EMBEDDINGS_FIELDS.known,
+    },
 }
-SERVER_FIELDS: dict[str, RequestFields] = {"chat": CHAT_FIELDS, "responses": RESPONSES_FIELDS}
+SERVER_FIELDS: dict[str, RequestFields] = {
+    "chat": CHAT_FIELDS,
+    "responses": RESPONSES_FIELDS,
+    "completions": COMPLETIONS_FIELDS,
+    "embeddings": EMBEDDINGS_FIELDS,
+}
 
 
 @pytest.mark.parametrize("endpoint", sorted(LISTS))

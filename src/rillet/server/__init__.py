@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from rillet.server.backends import BACKENDS, BackendUnavailable, create_backend
     from rillet.server.backends.base import (
         Backend,
+        Embedded,
+        Embedder,
+        EmbeddingInput,
         Finish,
         FinishReason,
         FunctionSpec,
@@ -53,6 +56,9 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendUnavailable",
+    "Embedded",
+    "Embedder",
+    "EmbeddingInput",
     "Finish",
     "FinishReason",
     "FunctionSpec",

@@ -20,7 +20,9 @@ from starlette.routing import BaseRoute, Route
 
 from rillet.server.backends.base import Backend
 from rillet.server.chat.endpoint import cancel_chat_completion, chat_completions
+from rillet.server.completions.endpoint import completions
 from rillet.server.context import ServerConfig, ServerContext
+from rillet.server.embeddings.endpoint import embeddings
 from rillet.server.http.auth import BearerAuth
 from rillet.server.http.errors import APIError, internal_error, reports_errors
 from rillet.server.http.load import Admission, metrics
@@ -32,6 +34,7 @@ from rillet.server.responses.endpoint import (
     cancel_response,
     create_response,
     delete_response,
+    list_input_items,
     retrieve_response,
 )
 from rillet.server.responses.store import ResponseStore
@@ -76,6 +79,8 @@ def create_app(
                 reports_errors(cancel_chat_completion),
                 methods=["POST"],
             ),
+            Route("/v1/completions", reports_errors(completions), methods=["POST"]),
+            Route("/v1/embeddings", reports_errors(embeddings), methods=["POST"]),
             Route("/v1/responses", reports_errors(create_response), methods=["POST"]),
             Route(
                 "/v1/responses/{response_id}",
@@ -86,6 +91,11 @@ def create_app(
                 "/v1/responses/{response_id}",
                 reports_errors(delete_response),
                 methods=["DELETE"],
+            ),
+            Route(
+                "/v1/responses/{response_id}/input_items",
+                reports_errors(list_input_items),
+                methods=["GET"],
             ),
             Route(
                 "/v1/responses/{response_id}/cancel",

@@ -120,7 +120,7 @@ def test_function_calls_are_items_with_streamed_arguments() -> None:
     assert added["type"] == "function_call" and added["id"].startswith("fc_")
     assert (added["call_id"], added["name"], added["arguments"]) == ("call_a", "get_weather", "")
     assert events[5] == {"type": "response.function_call_arguments.done", "sequence_number": 5,
-                         "item_id": added["id"], "output_index": 0,
+                         "item_id": added["id"], "output_index": 0, "name": "get_weather",
                          "arguments": '{"location":"Paris"}'}  # fmt: skip
     assert events[8]["output_index"] == 1
     output = events[-1]["response"]["output"]

@@ -2,15 +2,16 @@
 
 A backend knows nothing of HTTP, SSE or the OpenAI wire shapes: it receives a
 validated, normalised :class:`GenerationRequest` and yields
-:data:`GenerationEvent` values for one choice. The chat-completions and
-responses endpoints both format the same events, so every backend serves both.
+:data:`GenerationEvent` values for one choice. The chat-completions, responses and
+(legacy) completions endpoints all format the same events, so every backend serves
+all three. A backend that also computes embeddings implements :class:`Embedder`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 ToolMode = Literal["none", "auto", "required", "named"]
@@ -45,6 +46,9 @@ class GenerationRequest:
     parallel_tool_calls: bool = True
     # {"type": "json_object"} or {"type": "json_schema", "json_schema": {"name", "schema", ...}}
     response_format: dict[str, Any] | None = None
+    # A raw prompt (`/v1/completions`): continue it as it is, with no chat template, and
+    # ignore `messages` (then empty). Token ids are the model's own vocabulary.
+    prompt: str | tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,18 @@ class Overloaded(RuntimeError):
         self.retry_after = retry_after
 
 
+# One input of an embeddings request: a text, or token ids of the model's own vocabulary.
+EmbeddingInput = str | tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """The vectors of one embeddings request, in input order, each of unit length."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
 class Backend(Protocol):
     """What `rillet serve` needs from a token source."""
 
@@ -149,4 +165,25 @@ class Backend(Protocol):
 
     async def aclose(self) -> None:
         """Release the model and any worker threads."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A backend that also serves `/v1/embeddings` (others answer it with a 400).
+
+    `shortens_embeddings` says whether a vector cut to its first k values and scaled back
+    to unit length still means what the whole did (true of models trained for it, as
+    OpenAI's text-embedding-3 are); only then is the request's `dimensions` honoured.
+    """
+
+    embedding_dimensions: int
+    shortens_embeddings: bool
+
+    async def embed(self, model: str, inputs: Sequence[EmbeddingInput]) -> Embedded:
+        """Unit-length vectors of `embedding_dimensions` values, one per input.
+
+        Raise `InvalidRequest` (param "input") for an input the model cannot take (too
+        long, token ids outside its vocabulary). Slow work runs off the event loop.
+        """
         ...

@@ -18,7 +18,7 @@ from rillet.server.backends.base import Backend, Overloaded
 from rillet.server.http.asgi import Receive, Scope, Send
 from rillet.server.http.errors import overloaded, send_error
 
-GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/responses"})
+GENERATION_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses"})
 METRIC_PREFIX = "rillet_llama_"
 
 

@@ -380,3 +380,67 @@ async def read_json(scope: Scope, receive: Receive, limit: int) -> dict[str, Any
     if body is None:
         raise bad_request("The client disconnected before sending the whole request body.")
     return parse_json_object(body)
+
+
+def empty_array(param: str) -> APIError:
+    return bad_request(
+        f"Invalid '{param}': empty array. Expected an array with minimum length 1, "
+        "but got an empty array instead.",
+        param,
+        "empty_array",
+    )
+
+
+def parse_texts_or_tokens(
+    value: object, param: str, *, empty_text: bool
+) -> list[str | tuple[int, ...]]:
+    """The inputs of `/v1/completions` and `/v1/embeddings`: a string, an array of strings,
+    an array of token ids (one input) or an array of such arrays. Arrays are never empty;
+    an empty string is refused unless `empty_text`."""
+    if isinstance(value, str):
+        return [_text_input(value, param, empty_text)]
+    if not isinstance(value, list):
+        raise invalid_type(
+            param, "a string, an array of strings, or an array of token arrays", value
+        )
+    if not value:
+        raise empty_array(param)
+    first = value[0]
+    if isinstance(first, str):
+        return [_text_input(item, f"{param}[{i}]", empty_text) for i, item in enumerate(value)]
+    if _is_token(first):
+        return [_token_array(value, param)]
+    if isinstance(first, list):
+        return [_token_array(item, f"{param}[{i}]") for i, item in enumerate(value)]
+    raise invalid_type(f"{param}[0]", "a string, a token id or an array of token ids", first)
+
+
+def _text_input(value: object, param: str, empty_text: bool) -> str:
+    if not isinstance(value, str):
+        raise invalid_type(param, "a string", value)
+    if not value and not empty_text:
+        raise bad_request(
+            f"Invalid '{param}': the string must not be empty.", param, "invalid_value"
+        )
+    return value
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _token_array(value: object, param: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise invalid_type(param, "an array of token ids", value)
+    if not value:
+        raise empty_array(param)
+    for i, token in enumerate(value):
+        if not _is_token(token):
+            raise invalid_type(f"{param}[{i}]", "an integer token id", token)
+        if token < 0:
+            raise bad_request(
+                f"Invalid '{param}[{i}]': {token} is less than the minimum of 0.",
+                f"{param}[{i}]",
+                "integer_below_min_value",
+            )
+    return tuple(value)

@@ -34,6 +34,15 @@ from rillet.server.resume.log import (
     parse_event_id,
 )
 
+DEFAULT_PAGE = 20  # input items per page, as upstream
+MAX_PAGE = 100
+# `include` values upstream accepts; the items already hold all rillet has (message text).
+INCLUDABLE = frozenset({
+    "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
+    "message.input_image.image_url", "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs", "reasoning.encrypted_content", "message.output_text.logprobs",
+})  # fmt: skip
+
 
 async def create_response(request: Request) -> Response:
     context = get_context(request)
@@ -53,7 +62,7 @@ async def create_response(request: Request) -> Response:
     )
     resumable = opted_in(request.headers)
     window = store.resume_window if resumable else None
-    run = ResponseRun(builder, conversation, parsed.background, window)
+    run = ResponseRun(builder, conversation, parsed.background, window, parsed.input_items)
     events = context.backend.generate(parsed.generation, 0)
     try:
         first = await run_until_disconnect(request.receive, _first(events))
@@ -135,6 +144,62 @@ async def retrieve_response(request: Request) -> Response:
             "invalid_value",
         )
     return _json(run.snapshot(), headers)
+
+
+async def list_input_items(request: Request) -> Response:
+    """`GET /v1/responses/{id}/input_items`: a cursor page of the items the request sent."""
+    items = _stored(request).input_items
+    query = request.query_params
+    limit = _query_int(query.get("limit"), "limit")
+    limit = DEFAULT_PAGE if limit is None else limit
+    if not 1 <= limit <= MAX_PAGE:
+        raise bad_request(
+            f"Invalid 'limit': expected an integer from 1 to {MAX_PAGE}, got {limit}.",
+            "limit",
+            "invalid_value",
+        )
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise bad_request(
+            f"Invalid value for 'order': expected 'asc' or 'desc', got {order!r}.",
+            "order",
+            "invalid_value",
+        )
+    for value in query.getlist("include") + query.getlist("include[]"):
+        if value not in INCLUDABLE:
+            raise bad_request(
+                f"Invalid value for 'include': {value!r} is not one of the values it accepts.",
+                "include",
+                "invalid_value",
+            )
+    ordered = items if order == "asc" else items[::-1]
+    start, end = 0, len(ordered)
+    after, before = query.get("after"), query.get("before")
+    if after is not None:
+        start = _position(ordered, after, "after") + 1
+    if before is not None:
+        end = _position(ordered, before, "before")
+    window = ordered[start:end]
+    # `before` pages backwards: the items nearest the cursor.
+    page = window[-limit:] if before is not None and after is None else window[:limit]
+    more = len(window) > len(page)
+    body = {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": more,
+    }
+    return _json(body, {"x-request-id": new_request_id()})
+
+
+def _position(items: list[dict[str, Any]], item_id: str, param: str) -> int:
+    for i, item in enumerate(items):
+        if item["id"] == item_id:
+            return i
+    raise bad_request(
+        f"No input item with id '{item_id}' in this response.", param, "invalid_value"
+    )
 
 
 async def delete_response(request: Request) -> Response:

@@ -99,8 +99,8 @@ class ResponseBuilder:
             "top_logprobs": 0,
             "top_p": echo.get("top_p", 1.0),
             "truncation": "disabled",
-            "usage": None,
-            "user": None,
+            # `usage` joins when the response ends; `user` (deprecated upstream) never: the
+            # spec types both as objects/strings that are absent rather than null.
             "metadata": echo.get("metadata", {}),
         }
         self._item: _Item | None = None
@@ -221,7 +221,7 @@ class ResponseBuilder:
             body["content"] = [part]
         else:
             self._emit({"type": "response.function_call_arguments.done", **ids,
-                        "arguments": joined})  # fmt: skip
+                        "name": body["name"], "arguments": joined})  # fmt: skip
             body["arguments"] = joined
         body["status"] = status
         self._emit({"type": "response.output_item.done", "output_index": item.index,

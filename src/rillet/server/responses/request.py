@@ -29,6 +29,8 @@ from rillet.server.http.validation import (
     parse_tool_choice,
     required_str,
 )
+from rillet.server.ids import new_id
+from rillet.server.responses.events import ID_BYTES
 
 # The upstream API refuses smaller budgets; refusing them here keeps clients portable.
 MIN_OUTPUT_TOKENS = 16
@@ -71,6 +73,7 @@ class ResponsesRequest:
     background: bool
     previous_response_id: str | None
     echo: dict[str, Any] = field(default_factory=dict)  # request fields the Response repeats
+    input_items: list[dict[str, Any]] = field(default_factory=list)  # as input_items lists them
 
     @property
     def lead(self) -> int:
@@ -134,6 +137,7 @@ def parse_responses_request(body: dict[str, Any]) -> ResponsesRequest:
         background=background,
         previous_response_id=previous,
         echo=echo,
+        input_items=input_items(body["input"]),
     )
 
 
@@ -165,6 +169,37 @@ def parse_input(body: dict[str, Any]) -> list[dict[str, Any]]:
     for i, item in enumerate(value):
         _add_item(messages, item, f"input[{i}]")
     return messages
+
+
+def input_items(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A validated `input` as `GET /v1/responses/{id}/input_items` lists it: each item with
+    an id and a status, a message's text as content parts."""
+    if isinstance(value, str):
+        value = [{"role": "user", "content": value}]
+    return [_input_item(item) for item in value]
+
+
+def _input_item(item: dict[str, Any]) -> dict[str, Any]:
+    kind = item.get("type", "message")
+    # Ids the client gave (items copied from an earlier response's output) are kept.
+    prefix = {"message": "msg_", "function_call": "fc_"}.get(kind, "fco_")
+    out: dict[str, Any] = {"id": item.get("id") or new_id(prefix, ID_BYTES), "type": kind}
+    if kind == "message":
+        role = item["role"]
+        content = item.get("content") or []
+        part = "output_text" if role == "assistant" else "input_text"
+        if isinstance(content, str):
+            content = [{"type": part, "text": content}]
+        if role == "assistant":
+            content = [{"annotations": [], **c} if c.get("type") == "output_text" else c
+                       for c in content]  # fmt: skip
+        out |= {"role": role, "content": content}
+    elif kind == "function_call":
+        out |= {key: item[key] for key in ("call_id", "name", "arguments")}
+    else:
+        out |= {"call_id": item["call_id"], "output": item["output"]}
+    out["status"] = "completed"
+    return out
 
 
 def items_to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -338,14 +373,7 @@ def parse_text_format(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     parse_function({"name": name}, "text.format")
     description = optional_str(fmt, "description", "text.format.description")
     strict = optional_bool(fmt, "strict", False, "text.format.strict")
-    echo = {
-        "type": "json_schema",
-        "name": name,
-        "schema": schema,
-        "description": description,
-        "strict": strict,
-    }
-    spec = {"name": name, "schema": schema, "strict": strict}
-    if description is not None:
+    spec: dict[str, Any] = {"name": name, "schema": schema, "strict": strict}
+    if description is not None:  # an absent description stays absent in the echo too
         spec["description"] = description
-    return echo, {"type": "json_schema", "json_schema": spec}
+    return {"type": "json_schema", **spec}, {"type": "json_schema", "json_schema": spec}

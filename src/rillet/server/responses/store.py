@@ -52,8 +52,10 @@ class ResponseRun:
         conversation: list[dict[str, Any]],
         background: bool,
         resume_window: float | None = None,
+        input_items: list[dict[str, Any]] | None = None,
     ) -> None:
         self.builder = builder
+        self.input_items = input_items or []  # this request's input, as input_items lists it
         self.background = background
         self.resume_window = resume_window
         self.created = time.monotonic()

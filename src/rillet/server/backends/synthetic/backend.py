@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 from rillet.server.backends.base import (
+    Embedded,
+    EmbeddingInput,
     Finish,
     FinishReason,
     GenerationEvent,
@@ -27,6 +29,7 @@ from rillet.server.backends.base import (
     ToolCallStart,
 )
 from rillet.server.backends.stops import first_stop
+from rillet.server.backends.synthetic.embeddings import DIMENSIONS, SyntheticEmbedder
 from rillet.server.backends.synthetic.jsonschema import Hints, generate
 from rillet.server.backends.synthetic.prompt import Prompt, message_text, read_prompt
 from rillet.server.backends.synthetic.sampler import Sampler, token_logprobs
@@ -44,6 +47,8 @@ class SyntheticBackend:
     """Readable text and schema-valid tool calls, the same every time."""
 
     name = "synthetic"
+    embedding_dimensions = DIMENSIONS
+    shortens_embeddings = True
 
     def __init__(self, *, tokens_per_second: float | None = None, ttft_ms: float = 0.0) -> None:
         if tokens_per_second is not None and tokens_per_second <= 0:
@@ -53,6 +58,11 @@ class SyntheticBackend:
         self.tokens_per_second = tokens_per_second
         self.ttft_ms = ttft_ms
         self._plans: OrderedDict[Hashable, tuple[GenerationEvent, ...]] = OrderedDict()
+        self._embedder = SyntheticEmbedder()
+
+    async def embed(self, model: str, inputs: Sequence[EmbeddingInput]) -> Embedded:
+        """Deterministic vectors from the text (see `embeddings`), whatever the model name."""
+        return self._embedder.embed_all(inputs)
 
     def model_ids(self) -> list[str]:
         return ["synthetic"]
@@ -106,7 +116,7 @@ class _Planner:
         self.request = request
         self.choice = choice
         self.fingerprint = fingerprint
-        self.prompt: Prompt = read_prompt(request.messages)
+        self.prompt: Prompt = read_prompt(_conversation(request))
         temperature = 1.0 if request.temperature is None else request.temperature
         top_p = 1.0 if request.top_p is None else request.top_p
         self.sampler = Sampler(fingerprint, _mix(fingerprint, request.seed, choice), temperature,
@@ -218,7 +228,20 @@ def _cut_at(pieces: list[str], cut: int) -> tuple[list[str], bool]:
     return kept, True
 
 
+def _conversation(request: GenerationRequest) -> list[dict[str, Any]]:
+    """The messages the answer follows; a raw prompt reads as one user turn."""
+    prompt = request.prompt
+    if prompt is None:
+        return request.messages
+    text = prompt if isinstance(prompt, str) else " ".join(f"#{token}" for token in prompt)
+    return [{"role": "user", "content": text}]
+
+
 def _prompt_tokens(request: GenerationRequest) -> int:
+    if isinstance(request.prompt, tuple):
+        return len(request.prompt)
+    if isinstance(request.prompt, str):
+        return count_tokens(request.prompt)
     total = sum(count_tokens(message_text(m)) for m in request.messages)
     for spec in request.functions:
         total += count_tokens(spec.name) + count_tokens(spec.description or "")
@@ -235,6 +258,8 @@ def _fingerprint(request: GenerationRequest) -> int:
         "tool_name": request.tool_name,
         "response_format": request.response_format,
     }
+    if request.prompt is not None:  # only then: chat answers stay those they always were
+        content["prompt"] = request.prompt
     try:
         data = orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)
     except orjson.JSONEncodeError:  # integers past 64 bits, say; slower but still stable
