@@ -24,6 +24,15 @@ def run_server(
     `env` entries are added to the current environment. On exit the server gets
     SIGINT (its Ctrl-C path) and is killed if it has not stopped within 10 s.
     """
+    with server_process(*cli_args, env=env, timeout=timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(
+    *cli_args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`run_server`, also yielding the process (for tests that kill it)."""
     command = [sys.executable, "-m", "rillet", "serve", "--port", "0", *cli_args]
     process = subprocess.Popen(
         command,
@@ -46,7 +55,7 @@ def run_server(
                 + "".join(stderr)
             )
         threading.Thread(target=_collect, args=(process.stdout, []), daemon=True).start()
-        yield url
+        yield url, process
     finally:
         stop_server(process)
 

@@ -213,3 +213,39 @@ async def test_a_run_cancelled_before_it_started_still_ends() -> None:
     run.cancel()
     await run.aclose()
     assert run.done and b"stream_cancelled" in run.log.events[0]
+
+
+async def test_followers_see_no_further_than_the_store_holds() -> None:
+    """With a shared store, a reader only gets what another replica could replay."""
+    log = StreamLog()
+    log.durable = 0
+    follower = log.follow(0)
+    log.append(b"a")
+    log.append(b"b")
+    step = asyncio.ensure_future(follower.__anext__())
+    await asyncio.sleep(0)
+    assert not step.done()  # written here, not yet in the store
+    log.durable = 1
+    log.notify()
+    assert await step == b"a"
+    log.close()  # ended, but "b" is not in the store yet: the follower must not stop
+    step = asyncio.ensure_future(follower.__anext__())
+    await asyncio.sleep(0)
+    assert not step.done()
+    log.durable = 2
+    log.notify()
+    assert await step == b"b"
+    with pytest.raises(StopAsyncIteration):
+        await follower.__anext__()
+
+
+async def test_a_store_waiting_for_writes_sees_them_before_followers() -> None:
+    log = StreamLog()
+    log.durable = 0
+    log.append(b"a")
+    await asyncio.wait_for(log.wait_beyond(0, written=True), 1)
+    assert log.visible() == 0 and not log.over()
+    log.close()
+    assert not log.over()
+    log.durable = None
+    assert log.over()

@@ -49,6 +49,10 @@ class GenerationRequest:
     # A raw prompt (`/v1/completions`): continue it as it is, with no chat template, and
     # ignore `messages` (then empty). Token ids are the model's own vocabulary.
     prompt: str | tuple[int, ...] | None = None
+    # The start of this choice's answer, already sent to the client by a replica that died:
+    # the backend goes on from there (a stream's takeover, docs/resume.md). Its Finish
+    # counts the whole answer's tokens, this part included.
+    continuation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from rillet.server.backends.base import (
     ToolCallStart,
 )
 from rillet.server.chat.request import ChatRequest, parse_chat_request
+from rillet.server.chat.takeover import Progress, progress
 from rillet.server.context import get_context
 from rillet.server.http.asgi import ClientDisconnected, run_until_disconnect
 from rillet.server.http.iterators import aclose, interleave
@@ -113,8 +114,18 @@ async def _reattach(
     check_reattach(
         meta, stream_id, key_digest(request.headers.get("authorization")), body_digest(body)
     )
+    chat = parse_chat_request(body)  # the original body: it parsed once already
+
+    def take_over(logged: list[bytes]) -> AsyncIterator[bytes] | None:
+        """The rest of the stream, should its replica have died (chat/takeover.py)."""
+        state = progress(chat, logged)
+        if state is None:
+            return None
+        chunks = ChunkEncoder(state.completion_id, state.created, chat)
+        return stream_chat(context.backend, chat, chunks, state)
+
     return EventStreamResponse(
-        log.follow(stream_id, after),
+        log.follow(stream_id, after, take_over),
         keepalive=context.config.keepalive,
         headers={**headers, RESUMABLE_HEADER: "1"},
     )
@@ -145,10 +156,13 @@ def _events(backend: Backend, chat: ChatRequest) -> AsyncIterator[tuple[int, Gen
 
 
 async def stream_chat(
-    backend: Backend, chat: ChatRequest, chunks: ChunkEncoder
+    backend: Backend, chat: ChatRequest, chunks: ChunkEncoder, resume: Progress | None = None
 ) -> AsyncIterator[bytes]:
-    """The stream's events, one SSE event per item (b"" for an event that makes no chunk)."""
-    if chat.n == 1:
+    """The stream's events, one SSE event per item (b"" for an event that makes no chunk).
+
+    `resume`: a logged stream's progress, to go on from (a takeover, chat/takeover.py).
+    """
+    if chat.n == 1 and resume is None:
         # One choice needs no merging: iterating the backend directly keeps the hot path short.
         events = backend.generate(chat.generation, 0)
         started = False
@@ -163,10 +177,18 @@ async def stream_chat(
         finally:
             await aclose(events)
     else:
-        merged = _events(backend, chat)
-        opened = [False] * chat.n
+        if resume is None:
+            running = list(range(chat.n))
+            sources = [backend.generate(chat.generation, i) for i in running]
+        else:
+            chunks.resume(resume)
+            running = resume.running()
+            sources = [backend.generate(resume.request(chat.generation, i), i) for i in running]
+        merged = interleave(sources)
+        opened = chunks.opened()
         try:
-            async for index, event in merged:
+            async for k, event in merged:
+                index = running[k]
                 if not opened[index]:
                     opened[index] = True
                     opening = chunks.role(index, event)
@@ -225,6 +247,18 @@ class ChunkEncoder:
                 )
             )
         return self._encode_other(index, state, event)
+
+    def opened(self) -> list[bool]:
+        """Which choices have begun (sent their opening chunk)."""
+        return [state.started for state in self._choices]
+
+    def resume(self, progress: Progress) -> None:
+        """Go on numbering and counting after a logged stream's events (a takeover)."""
+        self.position = progress.position
+        for state, choice in zip(self._choices, progress.choices, strict=True):
+            state.started = choice.opened
+            if choice.finished:  # its Finish was logged, not seen here: count its chunks
+                self.completion_tokens += choice.chunks
 
     def role(self, index: int, event: GenerationEvent) -> bytes:
         """The chunk that opens a choice (`role: assistant`) before its first event, if any.

@@ -152,12 +152,24 @@ class StreamLog:
     or leaves, and when the log ends (generation and retention policies hang off it).
     """
 
-    __slots__ = ("_armed", "_changed", "done", "events", "on_change", "readers", "size")
+    __slots__ = (
+        "_armed",
+        "_changed",
+        "done",
+        "durable",
+        "events",
+        "on_change",
+        "readers",
+        "size",
+    )
 
     def __init__(self, events: list[bytes] | None = None) -> None:
         self.events: list[bytes] = [] if events is None else events
         self.size = 0  # bytes appended through `append`
         self.done = False
+        # With a shared store: how many events it holds; followers see no further, so what
+        # a reader got is always in the store should this replica die (None: no store).
+        self.durable: int | None = None
         self.readers = 0
         self.on_change: Callable[[int], None] | None = None
         self._changed = asyncio.Event()
@@ -184,9 +196,21 @@ class StreamLog:
         if self.on_change is not None:
             self.on_change(self.readers)
 
-    async def wait_beyond(self, count: int) -> None:
-        """Return once the log holds more than `count` events or has ended."""
-        while len(self.events) <= count and not self.done:
+    def visible(self) -> int:
+        """How many events followers may read (all, or those the shared store holds)."""
+        durable = self.durable
+        return len(self.events) if durable is None else durable
+
+    def over(self) -> bool:
+        """Ended, and every event visible."""
+        return self.done and self.visible() == len(self.events)
+
+    async def wait_beyond(self, count: int, *, written: bool = False) -> None:
+        """Return once the log shows more than `count` events (`written`: holds, visible or
+        not; the store's mirror waits so) or has ended."""
+        while (len(self.events) if written else self.visible()) <= count and not (
+            self.done if written else self.over()
+        ):
             self._armed = True
             await self._changed.wait()
 
@@ -220,11 +244,11 @@ class LogFollower:
         log = self._log
         events = log.events
         while not self._closed:
-            end = len(events)
+            end = len(events) if log.durable is None else log.durable
             if self._next < end:
                 start, self._next = self._next, end
                 return events[start] if end == start + 1 else b"".join(events[start:end])
-            if log.done:
+            if log.done and end == len(events):
                 break
             await log.wait_beyond(end)
         await self.aclose()
@@ -253,6 +277,10 @@ class Producer(Protocol):
     async def aclose(self) -> None: ...
 
 
+Takeover = Callable[[list[bytes]], AsyncIterator[bytes] | None]
+"""Given a stream's logged events, the events that go on from there; None if it cannot."""
+
+
 class EventLog(Protocol):
     """Where resumable streams are logged, looked up and followed (memory or Redis)."""
 
@@ -263,8 +291,13 @@ class EventLog(Protocol):
 
     async def lookup(self, stream_id: str) -> StreamMeta | None: ...
 
-    def follow(self, stream_id: str, after: int) -> AsyncIterator[bytes]:
-        """The events after position `after` (index `after` on), then live ones."""
+    def follow(
+        self, stream_id: str, after: int, takeover: Takeover | None = None
+    ) -> AsyncIterator[bytes]:
+        """The events after position `after` (index `after` on), then live ones.
+
+        `takeover` continues a stream whose generating replica died (shared stores only).
+        """
 
     async def cancel(self, stream_id: str) -> bool:
         """Stop the stream's generation; False if it had already ended."""

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from rillet.server.resume.log import Producer, StreamMeta, stream_not_found
+from rillet.server.resume.log import Producer, StreamMeta, Takeover, stream_not_found
 
 DEFAULT_WINDOW = 60.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -82,7 +82,10 @@ class MemoryEventLog:
         self._streams.move_to_end(stream_id)
         return entry.meta
 
-    def follow(self, stream_id: str, after: int) -> AsyncIterator[bytes]:
+    def follow(
+        self, stream_id: str, after: int, takeover: Takeover | None = None
+    ) -> AsyncIterator[bytes]:
+        # A stream of this process cannot outlive it: there is nothing to take over.
         producer = self.producer(stream_id)
         if producer is None:
             raise stream_not_found(stream_id)

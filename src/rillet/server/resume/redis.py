@@ -35,8 +35,9 @@ from redis.exceptions import RedisError
 
 from rillet.server.http.errors import APIError
 from rillet.server.http.sse import error_event
-from rillet.server.resume.log import Producer, StreamMeta
+from rillet.server.resume.log import Producer, StreamLog, StreamMeta, Takeover
 from rillet.server.resume.memory import DEFAULT_MAX_BYTES, DEFAULT_WINDOW, MemoryEventLog
+from rillet.server.resume.run import ResumableRun
 
 logger = logging.getLogger("rillet.server")
 
@@ -49,6 +50,7 @@ DEFAULT_LEASE = 3.0  # seconds a lease (or a remote reader's mark) outlives its 
 BLOCK_MS = 1000  # how long a remote follower's XREAD waits for new entries
 MAX_EVENTS = 100_000  # per stream (MAXLEN ~); a longer stream's start cannot be replayed
 _FAILURES = (RedisError, OSError, TimeoutError)
+_RACED = object()  # a takeover found the stream ended or claimed by another replica
 
 
 def store_unavailable() -> APIError:
@@ -134,22 +136,28 @@ class RedisEventLog:
         except _FAILURES:
             logger.warning("resume store unreachable: stream %s not opened", sid)
             raise store_unavailable() from None
+        self._produce_here(meta, producer)
+
+    def _produce_here(self, meta: StreamMeta, producer: Producer, sent: int = 0) -> None:
+        """Serve the stream from this process and mirror its events after `sent` to Redis;
+        its readers here see an event once Redis holds it (a takeover elsewhere then goes
+        on from everything any reader saw)."""
+        producer.log.durable = sent
         self._local.add(meta, producer)
-        task = asyncio.create_task(self._mirror(sid, producer))
+        task = asyncio.create_task(self._mirror(meta.stream_id, producer, sent))
         self._mirrors.add(task)
         task.add_done_callback(self._mirrors.discard)
 
-    async def _mirror(self, sid: str, producer: Producer) -> None:
+    async def _mirror(self, sid: str, producer: Producer, sent: int) -> None:
         """Copy the stream's events to Redis as they come; renew; read the flags."""
         log = producer.log
         events_key, meta_key = self._key(sid, "events"), self._key(sid, "meta")
         lease_key = self._key(sid, "lease")
-        sent = 0
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.heartbeat):
-                        await log.wait_beyond(sent)
+                        await log.wait_beyond(sent, written=True)
                 done = log.done  # read first: once done, every event is in the list
                 batch = log.events[sent:]
                 pipe = self._redis.pipeline(transaction=False)
@@ -174,6 +182,8 @@ class RedisEventLog:
                 pipe.exists(self._key(sid, "attached"))
                 results = await self._call(pipe.execute())
                 sent += len(batch)
+                log.durable = sent
+                log.notify()
                 if done:
                     return
                 if results[-2]:
@@ -182,6 +192,8 @@ class RedisEventLog:
                     producer.touch()
         except _FAILURES:
             logger.warning("resume store lost while logging stream %s", sid)
+            log.durable = None  # no store to wait for: this replica's readers get the rest
+            log.notify()
             producer.cancel(store_unavailable())
 
     # --- any replica ---------------------------------------------------------------------
@@ -196,13 +208,19 @@ class RedisEventLog:
             raise store_unavailable() from None
         return None if raw is None else StreamMeta.from_json(raw)
 
-    def follow(self, stream_id: str, after: int) -> AsyncIterator[bytes]:
+    def follow(
+        self, stream_id: str, after: int, takeover: Takeover | None = None
+    ) -> AsyncIterator[bytes]:
         if self._local.producer(stream_id) is not None:
             return self._local.follow(stream_id, after)
-        return self._follow_remote(stream_id, after)
+        return self._follow_remote(stream_id, after, takeover)
 
-    async def _follow_remote(self, sid: str, after: int) -> AsyncIterator[bytes]:
-        """Entries after `0-<after>` from Redis, live until the `end` entry."""
+    async def _follow_remote(
+        self, sid: str, after: int, takeover: Takeover | None
+    ) -> AsyncIterator[bytes]:
+        """Entries after `0-<after>` from Redis, live until the `end` entry; if the
+        generating replica dies first, the stream goes on here (`takeover`) or ends with
+        `stream_interrupted`."""
         events_key = self._key(sid, "events")
         last = after
         while True:
@@ -218,10 +236,27 @@ class RedisEventLog:
                 return
             alive, found = results[1], results[2]
             if not found:
-                if not alive:
+                if alive:
+                    continue
+                try:
+                    outcome = await self._take_over(sid, takeover)
+                except _FAILURES:
+                    logger.warning("resume store lost while taking over stream %s", sid)
+                    yield error_event(store_unavailable())
+                    return
+                if outcome is _RACED:
+                    continue  # ended meanwhile, or another replica took it: follow on
+                if outcome is None:
                     yield error_event(stream_interrupted(sid))
                     return
-                continue
+                assert isinstance(outcome, StreamLog)
+                follower = outcome.follow(last)
+                try:
+                    async for chunk in follower:
+                        yield chunk
+                finally:
+                    await follower.aclose()
+                return
             batch: list[bytes] = []
             ended = False
             for entry_id, fields in found[0][1]:
@@ -239,6 +274,45 @@ class RedisEventLog:
                 yield b"".join(batch)
             if ended:
                 return
+
+    async def _take_over(self, sid: str, takeover: Takeover | None) -> StreamLog | object | None:
+        """Continue, on this replica, a stream whose generating replica let its lease lapse.
+
+        Returns the stream's log, now produced here; `_RACED` when the stream ended or
+        another replica claimed it first (follow on); None when it cannot be continued.
+        """
+        if takeover is None:
+            return None
+        lease_key = self._key(sid, "lease")
+        claimed = await self._call(
+            self._redis.set(lease_key, self.owner, nx=True, px=self.lease_ms)
+        )
+        if not claimed:
+            return _RACED
+        entries: list[Any] = await self._call(self._xrange(self._key(sid, "events")))
+        raw_meta = await self._call(self._redis.get(self._key(sid, "meta")))
+        logged: list[bytes] = []
+        for entry_id, fields in entries:
+            if b"end" in fields:  # it ended after all: nothing to take over
+                await self._call(self._redis.delete(lease_key))
+                return _RACED
+            if int(entry_id.split(b"-")[1]) != len(logged) + 1 or raw_meta is None:
+                logged = []  # its start is gone (trimmed or expired): not continuable
+                break
+            logged.append(fields[b"d"])
+        events = takeover(logged) if logged else None
+        if events is None:
+            await self._call(self._redis.delete(lease_key))
+            return None
+        assert raw_meta is not None
+        run = ResumableRun(sid, events, self.window, logged)
+        self._produce_here(StreamMeta.from_json(raw_meta), run, sent=len(logged))
+        run.start()
+        logger.info("took over stream %s after %d events", sid, len(logged))
+        return run.log
+
+    async def _xrange(self, key: str) -> list[Any]:
+        return list(await self._redis.xrange(key) or ())
 
     async def cancel(self, stream_id: str) -> bool:
         if self._local.producer(stream_id) is not None:

@@ -44,10 +44,17 @@ def stream_abandoned(window: float) -> APIError:
 class ResumableRun:
     """One stream's generation task, its log and the abandonment timer."""
 
-    def __init__(self, stream_id: str, events: AsyncIterator[bytes], window: float) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        events: AsyncIterator[bytes],
+        window: float,
+        logged: list[bytes] | None = None,
+    ) -> None:
+        """`logged`: the events a dead replica had already made (a takeover goes on after)."""
         self.stream_id = stream_id
         self.window = window
-        self._log = StreamLog()
+        self._log = StreamLog(list(logged or ()))
         self._log.on_change = self._readers_changed
         self._events = events
         self._task: asyncio.Task[None] | None = None

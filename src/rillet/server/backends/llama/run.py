@@ -239,6 +239,12 @@ class Run:
 
     def _text(self) -> Iterator[TextDelta | Wait]:
         prompt = render_prompt(self._request.messages)
+        if self._request.continuation:
+            # A taken-over answer: the model goes on after the part already sent, which
+            # counts toward the budget and the usage like tokens it wrote itself.
+            self.prompt_tokens = self._count_tokens(prompt)
+            prompt += self._request.continuation
+            self.completion_tokens = self._count_tokens(prompt) - self.prompt_tokens
         grammar = response_grammar(self._request.response_format)
         avoid = self._echo_tokens() if grammar is None and self._habits.no_echo else ()
         pieces = self._sample(prompt, grammar, avoid)
@@ -330,6 +336,9 @@ class Run:
                     return
         finally:
             stream.close()
+
+    def _count_tokens(self, prompt: str) -> int:
+        return len(self._model.tokenize(prompt.encode(), add_bos=True, special=True))
 
     def _token_ids(
         self, grammar: LlamaGrammar | None, avoid_first: Sequence[int]

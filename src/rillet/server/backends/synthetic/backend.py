@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Hashable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -74,6 +75,8 @@ class SyntheticBackend:
         self, request: GenerationRequest, choice: int
     ) -> AsyncGenerator[GenerationEvent, None]:
         events = self.plan(request, choice)
+        if request.continuation:
+            events = _after(events, request.continuation)
         if self.ttft_ms:
             await sleep(self.ttft_ms / 1000)
         if self.tokens_per_second is None:
@@ -92,6 +95,8 @@ class SyntheticBackend:
 
     def plan(self, request: GenerationRequest, choice: int = 0) -> tuple[GenerationEvent, ...]:
         """Every event of one choice, computed once per distinct request."""
+        if request.continuation:
+            request = replace(request, continuation="")
         fingerprint = _fingerprint(request)
         key = (
             fingerprint, request.seed, request.temperature, request.top_p, choice,
@@ -226,6 +231,25 @@ def _cut_at(pieces: list[str], cut: int) -> tuple[list[str], bool]:
         kept.append(piece)
         length += len(piece)
     return kept, True
+
+
+def _after(events: tuple[GenerationEvent, ...], sent: str) -> tuple[GenerationEvent, ...]:
+    """The events that follow the text `sent`: the same answer, taken over where it stood.
+
+    The plan is deterministic, so the answer goes on exactly as it would have. Text that
+    does not match the plan's (a continuation written by another backend) is not this
+    plan's: it then goes on from the same length."""
+    rest: list[GenerationEvent] = []
+    skip = len(sent)
+    for event in events:
+        if skip and isinstance(event, TextDelta):
+            if len(event.text) <= skip:
+                skip -= len(event.text)
+                continue
+            event = replace(event, text=event.text[skip:], logprob=None)
+            skip = 0
+        rest.append(event)
+    return tuple(rest)
 
 
 def _conversation(request: GenerationRequest) -> list[dict[str, Any]]:
