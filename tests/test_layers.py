@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rillet"
 # Lowest first. A module's layer is that of the longest prefix of its name listed here.
 LAYERS: list[tuple[str, ...]] = [
     ("rillet._version", "rillet._constants", "rillet._types", "rillet._exceptions"),
-    ("rillet._models", "rillet.types", "rillet._encode", "rillet._official"),
+    ("rillet._models", "rillet.types", "rillet._encode", "rillet._official", "rillet._parsing"),
     ("rillet._sse",),
     ("rillet._retry", "rillet._transports", "rillet._send"),
     ("rillet._streams",),

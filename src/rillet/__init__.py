@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from rillet._models import BaseModel
+    from rillet._parsing import pydantic_function_tool, pydantic_responses_function_tool
     from rillet._streams import AsyncStream, Stream
     from rillet._types import NOT_GIVEN, NotGiven, Omit, not_given, omit
 
@@ -46,6 +47,7 @@ _HOMES = (
     "rillet._types",
     "rillet._exceptions",
     "rillet._models",
+    "rillet._parsing",
     "rillet._streams",
     "rillet._client",
 )
@@ -80,6 +82,8 @@ __all__ = [
     "__version__",
     "not_given",
     "omit",
+    "pydantic_function_tool",
+    "pydantic_responses_function_tool",
     "types",
 ]
 

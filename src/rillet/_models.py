@@ -166,8 +166,10 @@ def _dump(value: Any, exclude_unset: bool, exclude_none: bool) -> Any:
 def _converter_for(annotation: Any) -> _Converter | None:
     """How to turn the JSON value of a field with this annotation into views, if it needs to."""
     origin = get_origin(annotation)
+    if isinstance(origin, type) and issubclass(origin, BaseModel):
+        return origin.construct  # a generic model, subscripted (`ParsedChoice[T]`)
     if origin in (Union, types.UnionType):
-        options = [a for a in get_args(annotation) if a is not type(None)]
+        options = [_model_of(a) for a in get_args(annotation) if a is not type(None)]
         models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
         if len(options) == 1:
             return _converter_for(options[0])
@@ -183,6 +185,12 @@ def _converter_for(annotation: Any) -> _Converter | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation.construct
     return None
+
+
+def _model_of(annotation: Any) -> Any:
+    """A subscripted generic model's class (`ParsedResponseOutputMessage[T]`); else as is."""
+    origin = get_origin(annotation)
+    return origin if isinstance(origin, type) and issubclass(origin, BaseModel) else annotation
 
 
 def _expect_list(value: Any) -> list[Any]:

@@ -18,9 +18,9 @@ arrives.
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import NoneType, TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import httpx
 
@@ -46,11 +46,16 @@ __all__ = [
     "RawView",
     "ResponseContextManager",
     "StreamingView",
+    "async_raw_response",
+    "async_streamed_response",
     "cast_response",
+    "raw_response",
+    "streamed_response",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")  # what the wrapped method returns
+P = ParamSpec("P")  # its parameters
 Res = TypeVar("Res", bound="Resource[Any]")
 
 
@@ -299,7 +304,8 @@ class _AsyncRecorder(_Recorder):
 
 
 class _View(Generic[Res]):
-    """A resource's `with_raw_response` / `with_streaming_response`: its methods, wrapped."""
+    """A resource's `with_raw_response` / `with_streaming_response`: its methods, each
+    declared once as `name = raw_response(Resource.method)` (or the three others below)."""
 
     def __init__(self, resource: Res) -> None:
         self._resource = resource
@@ -310,37 +316,84 @@ class _View(Generic[Res]):
 
 
 class RawView(_View[Res]):
-    def _call(self, call: Callable[[Res], R]) -> LegacyAPIResponse[R]:
-        recorder = _SyncRecorder(self._resource._client)
-        result = call(self._recording(recorder))
-        return LegacyAPIResponse(recorder.recorded(), result)
+    pass
 
 
 class AsyncRawView(_View[Res]):
-    async def _call(self, call: Callable[[Res], Awaitable[R]]) -> LegacyAPIResponse[R]:
-        recorder = _AsyncRecorder(self._resource._client)
-        result = await call(self._recording(recorder))
-        return LegacyAPIResponse(recorder.recorded(), result)
+    pass
 
 
 class StreamingView(_View[Res]):
-    def _call(self, call: Callable[[Res], R]) -> ResponseContextManager[R]:
-        def send() -> APIResponse[R]:
-            recorder = _SyncRecorder(self._resource._client)
-            result = call(self._recording(recorder))
-            return APIResponse(recorder.recorded(), result)
-
-        return ResponseContextManager(send)
+    pass
 
 
 class AsyncStreamingView(_View[Res]):
-    def _call(self, call: Callable[[Res], Awaitable[R]]) -> AsyncResponseContextManager[R]:
-        async def send() -> AsyncAPIResponse[R]:
-            recorder = _AsyncRecorder(self._resource._client)
-            result = await call(self._recording(recorder))
-            return AsyncAPIResponse(recorder.recorded(), result)
+    pass
 
-        return AsyncResponseContextManager(send)
+
+class _Wrapped(Generic[Res, P, R]):
+    """A resource method as a view's method: same parameters (the ParamSpec `P`), its result
+    wrapped with the HTTP response. Used as a descriptor in the view's class body, named in
+    lower case as the function-like thing it is (`create = raw_response(Chat._create_any)`)."""
+
+    def __init__(self, method: Callable[Concatenate[Res, P], R]) -> None:
+        self._method = method
+
+
+class raw_response(_Wrapped[Res, P, R]):
+    """`view.METHOD(...)` returns `LegacyAPIResponse[what METHOD returns]`."""
+
+    def __get__(self, view: RawView[Res], owner: object) -> Callable[P, LegacyAPIResponse[R]]:
+        def call(*args: P.args, **kwargs: P.kwargs) -> LegacyAPIResponse[R]:
+            recorder = _SyncRecorder(view._resource._client)
+            result = self._method(view._recording(recorder), *args, **kwargs)
+            return LegacyAPIResponse(recorder.recorded(), result)
+
+        return call
+
+
+class async_raw_response(_Wrapped[Res, P, Awaitable[R]]):
+    def __get__(
+        self, view: AsyncRawView[Res], owner: object
+    ) -> Callable[P, Coroutine[Any, Any, LegacyAPIResponse[R]]]:
+        async def call(*args: P.args, **kwargs: P.kwargs) -> LegacyAPIResponse[R]:
+            recorder = _AsyncRecorder(view._resource._client)
+            result = await self._method(view._recording(recorder), *args, **kwargs)
+            return LegacyAPIResponse(recorder.recorded(), result)
+
+        return call
+
+
+class streamed_response(_Wrapped[Res, P, R]):
+    """`with view.METHOD(...) as response:` an `APIResponse[what METHOD returns]`."""
+
+    def __get__(
+        self, view: StreamingView[Res], owner: object
+    ) -> Callable[P, ResponseContextManager[R]]:
+        def call(*args: P.args, **kwargs: P.kwargs) -> ResponseContextManager[R]:
+            def send() -> APIResponse[R]:
+                recorder = _SyncRecorder(view._resource._client)
+                result = self._method(view._recording(recorder), *args, **kwargs)
+                return APIResponse(recorder.recorded(), result)
+
+            return ResponseContextManager(send)
+
+        return call
+
+
+class async_streamed_response(_Wrapped[Res, P, Awaitable[R]]):
+    def __get__(
+        self, view: AsyncStreamingView[Res], owner: object
+    ) -> Callable[P, AsyncResponseContextManager[R]]:
+        def call(*args: P.args, **kwargs: P.kwargs) -> AsyncResponseContextManager[R]:
+            async def send() -> AsyncAPIResponse[R]:
+                recorder = _AsyncRecorder(view._resource._client)
+                result = await self._method(view._recording(recorder), *args, **kwargs)
+                return AsyncAPIResponse(recorder.recorded(), result)
+
+            return AsyncResponseContextManager(send)
+
+        return call
 
 
 class OpenAIWithRawResponse:

@@ -7,13 +7,12 @@ place, so each chunk costs in proportion to its own size, not to the text so far
 
 from __future__ import annotations
 
-import orjson
+from typing import Any, Generic
 
-from rillet._exceptions import ContentFilterFinishReasonError, LengthFinishReasonError
-from rillet.types.chat.chat_completion import ChatCompletion, Choice, ChoiceLogprobs
+from rillet._parsing import Parser, check_finish
+from rillet.types.chat.chat_completion import ChoiceLogprobs
 from rillet.types.chat.chat_completion_chunk import ChatCompletionChunk
 from rillet.types.chat.chat_completion_chunk import Choice as ChunkChoice
-from rillet.types.chat.chat_completion_message import ChatCompletionMessageToolCall
 from rillet.types.chat.chat_completion_stream_event import (
     ChatCompletionStreamEvent,
     ChunkEvent,
@@ -28,47 +27,52 @@ from rillet.types.chat.chat_completion_stream_event import (
     RefusalDeltaEvent,
     RefusalDoneEvent,
 )
+from rillet.types.chat.parsed_chat_completion import (
+    ContentT,
+    ParsedChatCompletion,
+    ParsedChoice,
+    ParsedFunctionToolCall,
+)
 
 __all__ = ["ChatCompletionStreamState"]
 
 _COPIED = ("id", "created", "model", "system_fingerprint", "service_tier")
+_CUT = ("length", "content_filter")
 
 
-class ChatCompletionStreamState:
-    """Accumulates chunks; `handle_chunk` returns the events each one gives rise to."""
+class ChatCompletionStreamState(Generic[ContentT]):
+    """Accumulates chunks; `handle_chunk` returns the events each one gives rise to.
 
-    def __init__(self, *, input_tools: object = None, response_format: object = None) -> None:
-        if isinstance(response_format, type):
-            raise TypeError(
-                "rillet does not turn classes into JSON schemas; pass response_format as a dict "
-                '({"type": "json_schema", "json_schema": {...}}) and parse the content yourself'
-            )
-        self._strict_tools = _strict_tool_names(input_tools)
-        self._snapshot: ChatCompletion | None = None
+    With a pydantic class as `response_format` (or strict tools), messages and calls are
+    parsed as `chat.completions.parse()` parses them: partial JSON in the deltas' `parsed`,
+    the class's instance once content is done, and a finish by the token limit or the
+    content filter raises at the chunk that says so, as officially."""
+
+    def __init__(
+        self, *, input_tools: object = None, response_format: type[ContentT] | object = None
+    ) -> None:
+        self._parser: Parser[ContentT] = Parser.of(response_format, input_tools)
+        self._snapshot: ParsedChatCompletion[ContentT] | None = None
         self._choices: dict[int, _ChoiceState] = {}
 
     @property
-    def current_completion_snapshot(self) -> ChatCompletion:
+    def current_completion_snapshot(self) -> ParsedChatCompletion[ContentT]:
         if self._snapshot is None:
             raise RuntimeError("No chunk has arrived yet")
         return self._snapshot
 
-    def get_final_completion(self) -> ChatCompletion:
+    def get_final_completion(self) -> ParsedChatCompletion[ContentT]:
         snapshot = self.current_completion_snapshot
         unfinished = [c.index for c in snapshot.choices if c.finish_reason is None]
         if unfinished:
             raise RuntimeError(f"Choice(s) {unfinished} have no finish_reason yet")
-        for choice in snapshot.choices:
-            if choice.finish_reason == "length":
-                raise LengthFinishReasonError(completion=snapshot)
-            if choice.finish_reason == "content_filter":
-                raise ContentFilterFinishReasonError(completion=snapshot)
+        check_finish(snapshot)
         return snapshot
 
     def handle_chunk(self, chunk: ChatCompletionChunk) -> list[ChatCompletionStreamEvent]:
         snapshot = self._snapshot
         if snapshot is None:
-            snapshot = self._snapshot = ChatCompletion.construct(
+            snapshot = self._snapshot = ParsedChatCompletion.construct(
                 {"object": "chat.completion", "choices": []}
             )
         data = snapshot.__dict__
@@ -84,26 +88,28 @@ class ChatCompletionStreamState:
         for choice in chunk.choices:
             state = self._choices.get(choice.index)
             if state is None:
-                state = self._choices[choice.index] = _ChoiceState(choice.index, self._strict_tools)
+                state = self._choices[choice.index] = _ChoiceState(choice.index, self._parser)
                 snapshot.choices.append(state.snapshot)
                 snapshot.choices.sort(key=lambda c: c.index)
             state.apply(choice, events)
+            if choice.finish_reason in _CUT and self._parser.parses:
+                check_finish(snapshot)  # what was cut short cannot be parsed
         return events
 
 
 class _ChoiceState:
     """One choice's snapshot, and which of its parts are already reported done."""
 
-    def __init__(self, index: int, strict_tools: frozenset[str]) -> None:
-        self.snapshot = Choice.construct(
+    def __init__(self, index: int, parser: Parser[Any]) -> None:
+        self.snapshot: ParsedChoice[Any] = ParsedChoice.construct(
             {
                 "index": index,
                 "finish_reason": None,
                 "logprobs": None,
-                "message": {"role": "assistant", "content": None, "refusal": None},
+                "message": {"role": "assistant", "content": None, "refusal": None, "parsed": None},
             }
         )
-        self._strict_tools = strict_tools
+        self._parser = parser
         self._done: set[str] = set()
         self._tools_done: set[int] = set()
         self._current_tool: int | None = None
@@ -115,13 +121,15 @@ class _ChoiceState:
             message["role"] = delta.role
         if delta.content is not None:
             message["content"] = (message["content"] or "") + delta.content
+            if self._parser.content is not None and not message["refusal"]:
+                message["parsed"] = self._parser.partial_content(message["content"])
             events.append(
                 ContentDeltaEvent.construct(
                     {
                         "type": "content.delta",
                         "delta": delta.content,
                         "snapshot": message["content"],
-                        "parsed": None,
+                        "parsed": message["parsed"],
                     }
                 )
             )
@@ -148,6 +156,8 @@ class _ChoiceState:
             if piece.function is not None:
                 function["name"] += piece.function.name or ""
                 function["arguments"] += piece.function.arguments or ""
+                partial = self._parser.partial_arguments(function["name"], function["arguments"])
+                function["parsed_arguments"] = partial
             pieces = piece.function.arguments if piece.function is not None else None
             events.append(
                 FunctionToolCallArgumentsDeltaEvent.construct(
@@ -156,7 +166,7 @@ class _ChoiceState:
                         "name": function["name"],
                         "index": piece.index,
                         "arguments": function["arguments"],
-                        "parsed_arguments": None,
+                        "parsed_arguments": function.get("parsed_arguments"),
                         "arguments_delta": pieces or "",
                     }
                 )
@@ -177,14 +187,14 @@ class _ChoiceState:
                     self._tool_done(self._current_tool, events)
             self._current_tool = piece.index
 
-    def _tool_call(self, index: int) -> ChatCompletionMessageToolCall:
+    def _tool_call(self, index: int) -> ParsedFunctionToolCall:
         message = self.snapshot.message
         calls = message.tool_calls
         if calls is None:
             calls = message.__dict__["tool_calls"] = []
         while len(calls) <= index:
             calls.append(
-                ChatCompletionMessageToolCall.construct(
+                ParsedFunctionToolCall.construct(
                     {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
                 )
             )
@@ -215,10 +225,13 @@ class _ChoiceState:
         message = self.snapshot.message.__dict__
         if message["content"] and "content" not in self._done:
             self._done.add("content")
-            message["parsed"] = None
+            parsed = None
+            if self.snapshot.finish_reason not in _CUT:  # cut short: not parsed, it raises
+                parsed = self._parser.parse_content(message["content"], message["refusal"])
+            message["parsed"] = parsed
             events.append(
                 ContentDoneEvent.construct(
-                    {"type": "content.done", "content": message["content"], "parsed": None}
+                    {"type": "content.done", "content": message["content"], "parsed": parsed}
                 )
             )
         if message["refusal"] is not None and "refusal" not in self._done:
@@ -241,9 +254,9 @@ class _ChoiceState:
             return
         self._tools_done.add(index)
         function = self._tool_call(index).function
-        parsed = (
-            _parse_arguments(function.arguments) if function.name in self._strict_tools else None
-        )
+        parsed = None
+        if self.snapshot.finish_reason not in _CUT:
+            parsed = self._parser.parse_arguments(function.name, function.arguments)
         function.__dict__["parsed_arguments"] = parsed
         events.append(
             FunctionToolCallArgumentsDoneEvent.construct(
@@ -256,20 +269,3 @@ class _ChoiceState:
                 }
             )
         )
-
-
-def _strict_tool_names(tools: object) -> frozenset[str]:
-    """Arguments are parsed for strict tools only, whose schema the server guarantees."""
-    names = set()
-    for tool in tools if isinstance(tools, (list, tuple)) else ():
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and function.get("strict") and function.get("name"):
-            names.add(function["name"])
-    return frozenset(names)
-
-
-def _parse_arguments(arguments: str) -> object:
-    try:
-        return orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return None

@@ -1,19 +1,22 @@
-"""`client.chat.completions.create(...)`, sync and async."""
+"""`client.chat.completions`: create (streamed or not), parse (structured outputs) and the
+`stream()` helper, sync and async."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Required, Unpack, overload
 
+from rillet._parsing import Parser, parse_tools, response_format_param
 from rillet._response import (
     AsyncRawView,
-    AsyncResponseContextManager,
     AsyncStreamingView,
-    LegacyAPIResponse,
     RawView,
-    ResponseContextManager,
     StreamingView,
+    async_raw_response,
+    async_streamed_response,
+    raw_response,
+    streamed_response,
 )
 from rillet._send import RequestSpec
 from rillet._streams.chat_state import ChatCompletionStreamState
@@ -25,10 +28,11 @@ from rillet._streams.helpers import (
 )
 from rillet._streams.resume import ChatTarget
 from rillet._streams.stream import AsyncStream, Progress, Stream, UsageProgress
-from rillet._types import NotGiven, RequestOptions, is_given
+from rillet._types import NOT_GIVEN, NotGiven, RequestOptions, is_given
 from rillet.resources._resource import AsyncResource, Endpoint, Resource, SyncResource
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk
 from rillet.types.chat.chat_completion_stream_event import ChatCompletionStreamEvent
+from rillet.types.chat.parsed_chat_completion import ContentT, ParsedChatCompletion
 
 if TYPE_CHECKING:
     from rillet._client import AsyncOpenAI, OpenAI
@@ -39,13 +43,15 @@ __all__ = [
     "AsyncCompletions",
     "Chat",
     "ChatCompletionCreateParams",
+    "ChatCompletionParseParams",
     "ChatCompletionStream",
     "Completions",
 ]
 
 
-class ChatCompletionCreateParams(RequestOptions, total=False):
-    """The Chat Completions parameters (besides `stream`), each a keyword argument."""
+class ChatCompletionParseParams(RequestOptions, total=False):
+    """The Chat Completions parameters besides `stream` and `response_format`, which
+    `parse()` and `stream()` take typed by the class they parse into."""
 
     model: Required[str]
     messages: Required[Iterable[Mapping[str, Any]]]
@@ -64,7 +70,6 @@ class ChatCompletionCreateParams(RequestOptions, total=False):
     seed: int | NotGiven | None
     logprobs: bool | NotGiven | None
     top_logprobs: int | NotGiven | None
-    response_format: Mapping[str, Any] | NotGiven
     user: str | NotGiven
     metadata: Mapping[str, str] | NotGiven | None
     frequency_penalty: float | NotGiven | None
@@ -83,6 +88,12 @@ class ChatCompletionCreateParams(RequestOptions, total=False):
     safety_identifier: str | NotGiven
     verbosity: str | NotGiven | None
     web_search_options: Mapping[str, Any] | NotGiven
+
+
+class ChatCompletionCreateParams(ChatCompletionParseParams, total=False):
+    """The Chat Completions parameters (besides `stream`), each a keyword argument."""
+
+    response_format: Mapping[str, Any] | NotGiven
 
 
 _PARAMS = frozenset(ChatCompletionCreateParams.__annotations__) | {"stream"}
@@ -122,16 +133,58 @@ _ENDPOINT = Endpoint(
 )
 
 
-def _stream_state(params: ChatCompletionCreateParams) -> ChatCompletionStreamState:
-    return ChatCompletionStreamState(
-        input_tools=params.get("tools"), response_format=params.get("response_format")
+# What `parse()` and `stream()` take as `response_format`: a class to parse into, or the
+# `json_schema` / `json_object` dict `create()` takes (nothing is then parsed).
+_ParseFormat = type[ContentT] | Mapping[str, Any] | NotGiven
+
+
+def _materialized(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's keyword arguments with `tools` as a list: it is both sent and read for
+    parsing, and an iterator would be used up by the first."""
+    body = dict(params)
+    tools = body.get("tools")
+    if is_given(tools) and tools is not None and not isinstance(tools, list):
+        body["tools"] = list(tools)
+    return body
+
+
+def _parse_request(response_format: object, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What `parse()` sends: the class as a strict `json_schema`, tools checked strict."""
+    body = _materialized(params)
+    if is_given(response_format):
+        body["response_format"] = response_format_param(response_format)
+    if "tools" in body:
+        body["tools"] = parse_tools(body["tools"])
+    return body
+
+
+def _stream_request(
+    response_format: _ParseFormat[ContentT], params: Mapping[str, Any]
+) -> tuple[dict[str, Any], ChatCompletionStreamState[ContentT]]:
+    """What `stream()` sends, and the state its events come from."""
+    body = _materialized(params)
+    if is_given(response_format):
+        body["response_format"] = response_format_param(response_format)
+    state: ChatCompletionStreamState[ContentT] = ChatCompletionStreamState(
+        input_tools=body.get("tools"), response_format=response_format
     )
+    return body, state
+
+
+def _parsed(
+    response_format: _ParseFormat[ContentT], params: Mapping[str, Any], answer: dict[str, Any]
+) -> ParsedChatCompletion[ContentT]:
+    """`parse()`'s answer (its decoded JSON) with its content and tool calls parsed. It is
+    read as JSON first because a client with `official_types=True` turns models into the
+    official package's; `_answer` does that once the parsed fields are in."""
+    parser: Parser[ContentT] = Parser.of(response_format, params.get("tools"))
+    return parser.chat_completion(ParsedChatCompletion.construct(answer))
 
 
 def _final(
     raw: Stream[ChatCompletionChunk] | AsyncStream[ChatCompletionChunk],
-    state: ChatCompletionStreamState,
-) -> ChatCompletion:
+    state: ChatCompletionStreamState[ContentT],
+) -> ParsedChatCompletion[ContentT]:
     """The final completion of a helper stream read as far as it goes. A body that ended
     short has raised already; one closed early is whole only by the stream's own rule (all
     `n` choices finished, the usage chunk if asked for, or `[DONE]`), not by the choices
@@ -142,39 +195,43 @@ def _final(
     return state.get_final_completion()
 
 
-class _Snapshot:
+class _Snapshot(Generic[ContentT]):
     """The snapshot property both chat helper streams have."""
 
-    _state: ChatCompletionStreamState
+    _state: ChatCompletionStreamState[ContentT]
 
     @property
-    def current_completion_snapshot(self) -> ChatCompletion:
+    def current_completion_snapshot(self) -> ParsedChatCompletion[ContentT]:
         return self._state.current_completion_snapshot
 
 
-class ChatCompletionStream(_Snapshot, HelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]):
+class ChatCompletionStream(
+    _Snapshot[ContentT], HelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]
+):
     """What `chat.completions.stream()` yields: each chunk, plus content and tool-call events."""
 
-    def __init__(self, raw: Stream[ChatCompletionChunk], state: ChatCompletionStreamState) -> None:
+    def __init__(
+        self, raw: Stream[ChatCompletionChunk], state: ChatCompletionStreamState[ContentT]
+    ) -> None:
         super().__init__(raw, state.handle_chunk)
         self._state = state
 
-    def get_final_completion(self) -> ChatCompletion:
-        """Read to the end; the completion as `stream=False` would have returned it."""
+    def get_final_completion(self) -> ParsedChatCompletion[ContentT]:
+        """Read to the end; the completion as `parse()` would have returned it."""
         self.until_done()
         return _final(self._raw, self._state)
 
 
 class AsyncChatCompletionStream(
-    _Snapshot, AsyncHelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]
+    _Snapshot[ContentT], AsyncHelperStream[ChatCompletionChunk, ChatCompletionStreamEvent]
 ):
     def __init__(
-        self, raw: AsyncStream[ChatCompletionChunk], state: ChatCompletionStreamState
+        self, raw: AsyncStream[ChatCompletionChunk], state: ChatCompletionStreamState[ContentT]
     ) -> None:
         super().__init__(raw, state.handle_chunk)
         self._state = state
 
-    async def get_final_completion(self) -> ChatCompletion:
+    async def get_final_completion(self) -> ParsedChatCompletion[ContentT]:
         await self.until_done()
         return _final(self._raw, self._state)
 
@@ -198,14 +255,37 @@ class Completions(SyncResource):
     def create(
         self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        return self._create_any(stream=stream, **params)
+
+    def _create_any(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        """`create()` with one signature, for the raw-response views."""
         return self._create(_ENDPOINT, params, stream)
 
+    def parse(
+        self,
+        *,
+        response_format: _ParseFormat[ContentT] = NOT_GIVEN,
+        **params: Unpack[ChatCompletionParseParams],
+    ) -> ParsedChatCompletion[ContentT]:
+        """`create()` with `response_format` a pydantic class, sent as its strict JSON schema;
+        each message's `parsed` is an instance of it, each strict tool call's
+        `parsed_arguments` its arguments (a `pydantic_function_tool`'s model)."""
+        body = _parse_request(response_format, params)
+        spec = _ENDPOINT.create(self._client, body, False)
+        answer = self._client._request(spec, dict)
+        return self._client._answer(_parsed(response_format, body, answer))
+
     def stream(
-        self, **params: Unpack[ChatCompletionCreateParams]
-    ) -> StreamManager[ChatCompletionStream]:
+        self,
+        *,
+        response_format: _ParseFormat[ContentT] = NOT_GIVEN,
+        **params: Unpack[ChatCompletionParseParams],
+    ) -> StreamManager[ChatCompletionStream[ContentT]]:
         """`with ....stream(...) as stream:` events as they come, then the final completion."""
-        state = _stream_state(params)
-        return self._manage(_ENDPOINT, params, lambda raw: ChatCompletionStream(raw, state))
+        body, state = _stream_request(response_format, params)
+        return self._manage(_ENDPOINT, body, lambda raw: ChatCompletionStream(raw, state))
 
     @cached_property
     def with_raw_response(self) -> CompletionsWithRawResponse:
@@ -237,13 +317,32 @@ class AsyncCompletions(AsyncResource):
     async def create(
         self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        return await self._create_any(stream=stream, **params)
+
+    async def _create_any(
+        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
         return await self._create(_ENDPOINT, params, stream)
 
+    async def parse(
+        self,
+        *,
+        response_format: _ParseFormat[ContentT] = NOT_GIVEN,
+        **params: Unpack[ChatCompletionParseParams],
+    ) -> ParsedChatCompletion[ContentT]:
+        body = _parse_request(response_format, params)
+        spec = _ENDPOINT.create(self._client, body, False)
+        answer = await self._client._request(spec, dict)
+        return self._client._answer(_parsed(response_format, body, answer))
+
     def stream(
-        self, **params: Unpack[ChatCompletionCreateParams]
-    ) -> AsyncStreamManager[AsyncChatCompletionStream]:
-        state = _stream_state(params)
-        return self._manage(_ENDPOINT, params, lambda raw: AsyncChatCompletionStream(raw, state))
+        self,
+        *,
+        response_format: _ParseFormat[ContentT] = NOT_GIVEN,
+        **params: Unpack[ChatCompletionParseParams],
+    ) -> AsyncStreamManager[AsyncChatCompletionStream[ContentT]]:
+        body, state = _stream_request(response_format, params)
+        return self._manage(_ENDPOINT, body, lambda raw: AsyncChatCompletionStream(raw, state))
 
     @cached_property
     def with_raw_response(self) -> AsyncCompletionsWithRawResponse:
@@ -282,38 +381,29 @@ class AsyncChat(Resource["AsyncOpenAI"]):
         return AsyncChatWithStreamingResponse(self.completions.with_streaming_response)
 
 
-# `with_raw_response` / `with_streaming_response` (rillet/_response.py): `parse()` gives what
-# `create(...)` returns, typed as the union of its answers.
-Answer = ChatCompletion | Stream[ChatCompletionChunk]
-AsyncAnswer = ChatCompletion | AsyncStream[ChatCompletionChunk]
+# `with_raw_response` / `with_streaming_response` (rillet/_response.py): each method takes
+# what the resource's takes; `parse()` of `create`'s result is typed as the union of its
+# answers (`stream=` does not narrow it).
 
 
 class CompletionsWithRawResponse(RawView[Completions]):
-    def create(
-        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
-    ) -> LegacyAPIResponse[Answer]:
-        return self._call(lambda completions: completions.create(stream=stream, **params))
+    create = raw_response(Completions._create_any)
+    parse = raw_response(Completions.parse)
 
 
 class AsyncCompletionsWithRawResponse(AsyncRawView[AsyncCompletions]):
-    async def create(
-        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
-    ) -> LegacyAPIResponse[AsyncAnswer]:
-        return await self._call(lambda completions: completions.create(stream=stream, **params))
+    create = async_raw_response(AsyncCompletions._create_any)
+    parse = async_raw_response(AsyncCompletions.parse)
 
 
 class CompletionsWithStreamingResponse(StreamingView[Completions]):
-    def create(
-        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
-    ) -> ResponseContextManager[Answer]:
-        return self._call(lambda completions: completions.create(stream=stream, **params))
+    create = streamed_response(Completions._create_any)
+    parse = streamed_response(Completions.parse)
 
 
 class AsyncCompletionsWithStreamingResponse(AsyncStreamingView[AsyncCompletions]):
-    def create(
-        self, *, stream: bool | None = None, **params: Unpack[ChatCompletionCreateParams]
-    ) -> AsyncResponseContextManager[AsyncAnswer]:
-        return self._call(lambda completions: completions.create(stream=stream, **params))
+    create = async_streamed_response(AsyncCompletions._create_any)
+    parse = async_streamed_response(AsyncCompletions.parse)
 
 
 class ChatWithRawResponse:

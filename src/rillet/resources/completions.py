@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
 
 from rillet._response import (
     AsyncRawView,
-    AsyncResponseContextManager,
     AsyncStreamingView,
-    LegacyAPIResponse,
     RawView,
-    ResponseContextManager,
     StreamingView,
+    async_raw_response,
+    async_streamed_response,
+    raw_response,
+    streamed_response,
 )
 from rillet._streams.stream import AsyncStream, Stream
 from rillet._types import NotGiven, RequestOptions
@@ -77,6 +78,12 @@ class Completions(SyncResource):
     def create(
         self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
     ) -> Completion | Stream[Completion]:
+        return self._create_any(stream=stream, **params)
+
+    def _create_any(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | Stream[Completion]:
+        """`create()` with one signature, for the raw-response views."""
         return self._create(_ENDPOINT, params, stream)
 
     @cached_property
@@ -107,6 +114,11 @@ class AsyncCompletions(AsyncResource):
     async def create(
         self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
     ) -> Completion | AsyncStream[Completion]:
+        return await self._create_any(stream=stream, **params)
+
+    async def _create_any(
+        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | AsyncStream[Completion]:
         return await self._create(_ENDPOINT, params, stream)
 
     @cached_property
@@ -118,34 +130,21 @@ class AsyncCompletions(AsyncResource):
         return AsyncCompletionsWithStreamingResponse(self)
 
 
-# `with_raw_response` / `with_streaming_response` (rillet/_response.py).
-Answer = Completion | Stream[Completion]
-AsyncAnswer = Completion | AsyncStream[Completion]
+# `with_raw_response` / `with_streaming_response` (rillet/_response.py): `parse()` of
+# `create`'s result is typed as the union of its answers.
 
 
 class CompletionsWithRawResponse(RawView[Completions]):
-    def create(
-        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
-    ) -> LegacyAPIResponse[Answer]:
-        return self._call(lambda completions: completions.create(stream=stream, **params))
+    create = raw_response(Completions._create_any)
 
 
 class AsyncCompletionsWithRawResponse(AsyncRawView[AsyncCompletions]):
-    async def create(
-        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
-    ) -> LegacyAPIResponse[AsyncAnswer]:
-        return await self._call(lambda completions: completions.create(stream=stream, **params))
+    create = async_raw_response(AsyncCompletions._create_any)
 
 
 class CompletionsWithStreamingResponse(StreamingView[Completions]):
-    def create(
-        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
-    ) -> ResponseContextManager[Answer]:
-        return self._call(lambda completions: completions.create(stream=stream, **params))
+    create = streamed_response(Completions._create_any)
 
 
 class AsyncCompletionsWithStreamingResponse(AsyncStreamingView[AsyncCompletions]):
-    def create(
-        self, *, stream: bool | None = None, **params: Unpack[CompletionCreateParams]
-    ) -> AsyncResponseContextManager[AsyncAnswer]:
-        return self._call(lambda completions: completions.create(stream=stream, **params))
+    create = async_streamed_response(AsyncCompletions._create_any)

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, Required, Unpack
 
 from rillet._response import (
     AsyncRawView,
-    AsyncResponseContextManager,
     AsyncStreamingView,
-    LegacyAPIResponse,
     RawView,
-    ResponseContextManager,
     StreamingView,
+    async_raw_response,
+    async_streamed_response,
+    raw_response,
+    streamed_response,
 )
 from rillet._types import NotGiven, RequestOptions, is_given
 from rillet.resources._resource import AsyncResource, SyncResource, create_params
@@ -106,28 +107,16 @@ class AsyncEmbeddings(AsyncResource):
 
 
 class EmbeddingsWithRawResponse(RawView[Embeddings]):
-    def create(
-        self, **params: Unpack[EmbeddingCreateParams]
-    ) -> LegacyAPIResponse[CreateEmbeddingResponse]:
-        return self._call(lambda embeddings: embeddings.create(**params))
+    create = raw_response(Embeddings.create)
 
 
 class AsyncEmbeddingsWithRawResponse(AsyncRawView[AsyncEmbeddings]):
-    async def create(
-        self, **params: Unpack[EmbeddingCreateParams]
-    ) -> LegacyAPIResponse[CreateEmbeddingResponse]:
-        return await self._call(lambda embeddings: embeddings.create(**params))
+    create = async_raw_response(AsyncEmbeddings.create)
 
 
 class EmbeddingsWithStreamingResponse(StreamingView[Embeddings]):
-    def create(
-        self, **params: Unpack[EmbeddingCreateParams]
-    ) -> ResponseContextManager[CreateEmbeddingResponse]:
-        return self._call(lambda embeddings: embeddings.create(**params))
+    create = streamed_response(Embeddings.create)
 
 
 class AsyncEmbeddingsWithStreamingResponse(AsyncStreamingView[AsyncEmbeddings]):
-    def create(
-        self, **params: Unpack[EmbeddingCreateParams]
-    ) -> AsyncResponseContextManager[CreateEmbeddingResponse]:
-        return self._call(lambda embeddings: embeddings.create(**params))
+    create = async_streamed_response(AsyncEmbeddings.create)

@@ -10,12 +10,13 @@ from urllib.parse import quote
 from rillet._models import BaseModel
 from rillet._response import (
     AsyncRawView,
-    AsyncResponseContextManager,
     AsyncStreamingView,
-    LegacyAPIResponse,
     RawView,
-    ResponseContextManager,
     StreamingView,
+    async_raw_response,
+    async_streamed_response,
+    raw_response,
+    streamed_response,
 )
 from rillet._types import RequestOptions
 from rillet.resources._resource import AsyncResource, SyncResource
@@ -99,38 +100,20 @@ class AsyncModels(AsyncResource):
 
 
 class ModelsWithRawResponse(RawView[Models]):
-    def list(self, **options: Unpack[RequestOptions]) -> LegacyAPIResponse[ModelsPage]:
-        return self._call(lambda models: models.list(**options))
-
-    def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> LegacyAPIResponse[Model]:
-        return self._call(lambda models: models.retrieve(model, **options))
+    list = raw_response(Models.list)
+    retrieve = raw_response(Models.retrieve)
 
 
 class AsyncModelsWithRawResponse(AsyncRawView[AsyncModels]):
-    async def list(self, **options: Unpack[RequestOptions]) -> LegacyAPIResponse[ModelsPage]:
-        return await self._call(lambda models: models.list(**options))
-
-    async def retrieve(
-        self, model: str, **options: Unpack[RequestOptions]
-    ) -> LegacyAPIResponse[Model]:
-        return await self._call(lambda models: models.retrieve(model, **options))
+    list = async_raw_response(AsyncModels.list)
+    retrieve = async_raw_response(AsyncModels.retrieve)
 
 
 class ModelsWithStreamingResponse(StreamingView[Models]):
-    def list(self, **options: Unpack[RequestOptions]) -> ResponseContextManager[ModelsPage]:
-        return self._call(lambda models: models.list(**options))
-
-    def retrieve(
-        self, model: str, **options: Unpack[RequestOptions]
-    ) -> ResponseContextManager[Model]:
-        return self._call(lambda models: models.retrieve(model, **options))
+    list = streamed_response(Models.list)
+    retrieve = streamed_response(Models.retrieve)
 
 
 class AsyncModelsWithStreamingResponse(AsyncStreamingView[AsyncModels]):
-    def list(self, **options: Unpack[RequestOptions]) -> AsyncResponseContextManager[ModelsPage]:
-        return self._call(lambda models: models.list(**options))
-
-    def retrieve(
-        self, model: str, **options: Unpack[RequestOptions]
-    ) -> AsyncResponseContextManager[Model]:
-        return self._call(lambda models: models.retrieve(model, **options))
+    list = async_streamed_response(AsyncModels.list)
+    retrieve = async_streamed_response(AsyncModels.retrieve)

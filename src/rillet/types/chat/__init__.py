@@ -5,6 +5,13 @@ from rillet.types.chat.chat_completion_message import (
     ChatCompletionMessageToolCall,
 )
 from rillet.types.chat.chat_completion_token_logprob import ChatCompletionTokenLogprob
+from rillet.types.chat.parsed_chat_completion import (
+    ParsedChatCompletion,
+    ParsedChatCompletionMessage,
+    ParsedChoice,
+    ParsedFunction,
+    ParsedFunctionToolCall,
+)
 
 __all__ = [
     "ChatCompletion",
@@ -12,4 +19,9 @@ __all__ = [
     "ChatCompletionMessage",
     "ChatCompletionMessageToolCall",
     "ChatCompletionTokenLogprob",
+    "ParsedChatCompletion",
+    "ParsedChatCompletionMessage",
+    "ParsedChoice",
+    "ParsedFunction",
+    "ParsedFunctionToolCall",
 ]

@@ -1,8 +1,22 @@
+from rillet.types.responses.parsed_response import (
+    ParsedResponse,
+    ParsedResponseFunctionToolCall,
+    ParsedResponseOutputMessage,
+    ParsedResponseOutputText,
+)
 from rillet.types.responses.response import (
     IncompleteDetails,
     Response,
     ResponseError,
     ResponseStatus,
+)
+from rillet.types.responses.response_item import (
+    ResponseFunctionToolCallItem,
+    ResponseFunctionToolCallOutputItem,
+    ResponseInputMessageItem,
+    ResponseInputText,
+    ResponseItem,
+    ResponseItemList,
 )
 from rillet.types.responses.response_output_item import (
     ResponseFunctionToolCall,
@@ -42,6 +56,10 @@ __all__ = [
     "IncompleteDetails",
     "InputTokensDetails",
     "OutputTokensDetails",
+    "ParsedResponse",
+    "ParsedResponseFunctionToolCall",
+    "ParsedResponseOutputMessage",
+    "ParsedResponseOutputText",
     "Response",
     "ResponseCompletedEvent",
     "ResponseContentPartAddedEvent",
@@ -53,8 +71,14 @@ __all__ = [
     "ResponseFunctionCallArgumentsDeltaEvent",
     "ResponseFunctionCallArgumentsDoneEvent",
     "ResponseFunctionToolCall",
+    "ResponseFunctionToolCallItem",
+    "ResponseFunctionToolCallOutputItem",
     "ResponseInProgressEvent",
     "ResponseIncompleteEvent",
+    "ResponseInputMessageItem",
+    "ResponseInputText",
+    "ResponseItem",
+    "ResponseItemList",
     "ResponseOutputItem",
     "ResponseOutputItemAddedEvent",
     "ResponseOutputItemDoneEvent",
