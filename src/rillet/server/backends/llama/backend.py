@@ -20,7 +20,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,17 @@ import llama_cpp.llama_cpp as llama_cpp
 from llama_cpp import Llama
 
 from rillet.server.backends import LOCAL_EXTRA_MISSING, BackendUnavailable
-from rillet.server.backends.base import Finish, GenerationEvent, GenerationRequest, Overloaded
+from rillet.server.backends.base import (
+    Embedded,
+    EmbeddingInput,
+    Finish,
+    GenerationEvent,
+    GenerationRequest,
+    Overloaded,
+)
 from rillet.server.backends.llama.batch import BatchEngine, Job, retry_after
 from rillet.server.backends.llama.cache import GROUP, PromptCache
+from rillet.server.backends.llama.embeddings import LlamaEmbedder
 from rillet.server.backends.llama.run import Habits, PromptTooLong, Run, Sampling, Wait
 
 __all__ = ["LlamaBackend", "PromptTooLong", "open_model", "packaged_model_path"]
@@ -176,6 +184,8 @@ class LlamaBackend:
     """`rillet serve --backend llama`: real tokens from a GGUF model."""
 
     name = "llama"
+    # Gemma's mean-pooled hidden states were not trained to keep their meaning cut short.
+    shortens_embeddings = False
 
     def __init__(
         self,
@@ -203,6 +213,8 @@ class LlamaBackend:
         except ValueError as exc:
             raise BackendUnavailable(f"could not load {path} as a GGUF model: {exc}") from exc
         self.model_path = path
+        self.embedding_dimensions = int(self._model.n_embd())
+        self._embedder = LlamaEmbedder(path, threads=threads)  # its own context, on first use
         self._n_ctx = n_ctx
         self._habits = packaged_habits(self._model) if packaged else Habits()
         self._max_tokens = max_tokens or _env_int("RILLET_LLAMA_MAX_TOKENS") or DEFAULT_MAX_TOKENS
@@ -354,8 +366,15 @@ class LlamaBackend:
         finally:
             cancel.set()  # the worker stops at its next token, or skips the job if queued
 
+    async def embed(self, model: str, inputs: Sequence[EmbeddingInput]) -> Embedded:
+        """Mean-pooled embeddings from the same weights (`embeddings.LlamaEmbedder`)."""
+        if self._closing.is_set():
+            raise RuntimeError("the llama backend is closed")
+        return await self._embedder.embed(inputs)
+
     async def aclose(self) -> None:
         """Stop the running generations at their next token, fail queued ones, free the model."""
+        await asyncio.to_thread(self._embedder.close)
         if self._engine is not None:
             self._engine.shut()  # first: a slot freed by closing must not admit a waiting job
             self._closing.set()
