@@ -78,8 +78,11 @@ class Resumable:
         retry: bytes = b"retry: 0\n\n",
         failures: int = 1,
         reattach_status: int | None = None,
+        again: bool = False,
     ) -> None:
+        """`again`: a first request made again (no id was seen) gets the whole stream."""
         self.events = events
+        self.again = again
         self.fail = fail
         self.after = after
         self.echo = echo
@@ -99,7 +102,9 @@ class Resumable:
             conn.json(200, {"id": CHAT, "object": "chat.completion.stream", "status": "cancelled"})
             return True
         position = self._asked(request)
-        if position is None:
+        if position is None and self.again and self.failed >= self.failures:
+            position = 0  # the stream asked for again from its start: all of it, this time
+        elif position is None:
             return self._first(conn)
         with self.lock:
             self.reattaches.append(request)
@@ -245,6 +250,30 @@ def test_a_chat_stream_is_resumed_seamlessly(
     assert first.headers["x-rillet-resumable"] == "1"
     assert reattach.body == first.body
     assert reattach.headers["authorization"] == "Bearer sk-test"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_cut_before_its_first_event_is_asked_again_from_the_start(
+    serve: Callable[[Resumable], CannedServer], mode: str
+) -> None:
+    """Nothing delivered, so nothing can be lost or repeated: the same request again."""
+    handler = Resumable(chat_events(), after=0, again=True)
+    server = serve(handler)
+    chunks, resumes = chat(mode, server)
+    assert text_of(chunks) == TEXT and len(chunks) == WORDS + 1
+    assert resumes == 1
+    first, again = server.requests
+    assert again.body == first.body and "last-event-id" not in again.headers
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_cut_before_its_first_event_without_the_opt_in_raises(
+    serve: Callable[[Resumable], CannedServer], mode: str
+) -> None:
+    server = serve(Resumable(chat_events(), after=0, echo=False, again=True))
+    with pytest.raises(rillet.APIConnectionError):
+        chat(mode, server)
+    assert len(server.requests) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -217,9 +217,22 @@ def test_attempts_in_a_row_are_bounded_and_progress_gives_the_budget_back() -> N
 
 def test_nothing_to_resume() -> None:
     assert resume(resumes=0).next_attempt(event({}, "c:5"), None, None) is None
-    assert resume().next_attempt(None, None, None) is None  # no event delivered yet
+    assert resume(headers={}).next_attempt(None, None, None) is None  # not opted in
     assert resume().next_attempt(event({}), None, None) is None  # no ids: as without resume
     assert resume(headers={}).next_attempt(event({}, "c:5"), None, None) is None
+
+
+def test_cut_before_the_first_event_the_request_is_sent_again_within_the_budget() -> None:
+    """Nothing was delivered: the original request, from the start (no cursor)."""
+    state = resume(resumes=2)
+    attempts = [state.next_attempt(None, None, None) for _ in range(3)]
+    assert attempts[2] is None  # the budget counts these tries too
+    for attempt in attempts[:2]:
+        assert attempt is not None
+        request, wait, cursor = attempt
+        assert cursor is None and wait > 0
+        assert request.method == state.spec.method and request.url == state.spec.url
+        assert request.content == state.spec.content and request.max_retries == 0
 
 
 def test_the_attempt_carries_its_request_wait_and_cursor() -> None:

@@ -253,13 +253,24 @@ class Resume:
         last: ServerSentEvent | None,
         first: ServerSentEvent | None,
         retry: int | None,
-    ) -> tuple[RequestSpec, float, Cursor] | None:
+    ) -> tuple[RequestSpec, float, Cursor | None] | None:
         """After a connection failure: the request to send, the wait before it, and where
-        the stream stands; None to give up (raise the failure). `last` and `first` are the
-        stream's last and first delivered events, `retry` its decoder's `retry:` value."""
+        the stream stands (None: at its start); None to give up (raise the failure). `last`
+        and `first` are the stream's last and first delivered events, `retry` its decoder's
+        `retry:` value."""
         if retry is not None:
             self._retry = retry
-        if self.limit <= 0 or last is None or not self.target.resumable(self.answer, first):
+        if self.limit <= 0:
+            return None
+        if last is None:
+            # Cut before its first event: the stream's id is unknown, but nothing was
+            # delivered either, so asking again from the start loses and repeats nothing.
+            # Only where the server opted in: elsewhere a failure stays what it was.
+            if not self.answer or self._failures >= self.limit:
+                return None
+            self._failures += 1
+            return replace(self.spec, max_retries=0), self.delay(self._failures - 1), None
+        if not self.target.resumable(self.answer, first):
             return None
         cursor = self.target.cursor(last, first)
         if cursor is None:

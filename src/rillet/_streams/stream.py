@@ -165,9 +165,10 @@ class EventDecoder(Generic[T]):
         """The server's `retry:` field (ms) on the current connection, if it sent one."""
         return self._sse.reconnection_time
 
-    def reattach(self, response: httpx.Response, cursor: Cursor) -> None:
-        """Go on with `response`, the stream again after `cursor`: fresh SSE framing (the
-        half event the failed connection left is dropped), the same progress."""
+    def reattach(self, response: httpx.Response, cursor: Cursor | None) -> None:
+        """Go on with `response`, the stream again after `cursor` (None: from its start, as
+        nothing was delivered): fresh SSE framing (the half event the failed connection
+        left is dropped), the same progress."""
         self._response = response
         self._sse = SSEDecoder()
         self._after = cursor
