@@ -242,6 +242,19 @@ def test_langchain_structured_output_by_function_calling(
     assert person == Person(**arguments)
 
 
+def test_langchain_structured_output_by_json_schema(
+    client: rillet.OpenAI, aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
+) -> None:
+    # LangChain's default method: `chat.completions.with_raw_response.parse(...)` with the
+    # model's JSON schema as `response_format`.
+    llm = chat_openai(client, aclient).with_structured_output(Person, method="json_schema")
+    person = llm.invoke("Describe a person: their name and age.")
+    endpoint, body = sent.only()
+    assert body["response_format"]["type"] == "json_schema"
+    content = replay(own, endpoint, body).choices[0].message.content
+    assert person == Person.model_validate_json(content)
+
+
 def test_langchain_responses_api(
     client: rillet.OpenAI, aclient: rillet.AsyncOpenAI, own: rillet.OpenAI, sent: Sent
 ) -> None:
