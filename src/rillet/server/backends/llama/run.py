@@ -246,8 +246,10 @@ class Run:
             prompt += self._request.continuation
             self.completion_tokens = self._count_tokens(prompt) - self.prompt_tokens
         grammar = response_grammar(self._request.response_format)
-        avoid = self._echo_tokens() if grammar is None and self._habits.no_echo else ()
-        pieces = self._sample(prompt, grammar, avoid)
+        raw = self._request.prompt  # continued as written: no chat habits apply to it
+        chat = raw is None and grammar is None and self._habits.no_echo
+        avoid = self._echo_tokens() if chat else ()
+        pieces = self._sample(prompt if raw is None else raw, grammar, avoid)
         if not self._request.stop:
             yield from pieces
             return
@@ -285,18 +287,22 @@ class Run:
             yield piece if isinstance(piece, Wait) else ToolCallDelta(0, piece.text)
 
     def _sample(
-        self, prompt: str, grammar: LlamaGrammar | None, avoid_first: Sequence[int] = ()
+        self,
+        prompt: str | tuple[int, ...],
+        grammar: LlamaGrammar | None,
+        avoid_first: Sequence[int] = (),
     ) -> Iterator[TextDelta | Wait]:
         """Text pieces of sampled tokens until end of turn, the budget or a cancel."""
         model = self._model
-        tokens = model.tokenize(prompt.encode(), add_bos=True, special=True)
+        tokens = prompt_tokens(model, prompt)
         if not self.prompt_tokens:
             self.prompt_tokens = len(tokens)
         n_ctx = self._source.n_ctx()
         room = n_ctx - len(tokens)
         if room <= 0:
             raise PromptTooLong(
-                f"The prompt is {len(tokens)} tokens; the model's context holds {n_ctx}."
+                f"The prompt is {len(tokens)} tokens; the model's context holds {n_ctx}.",
+                param=None if self._request.prompt is None else "prompt",
             )
         # The budget spans every phase of a choice (a tool call's name, then its arguments).
         limit = self.completion_tokens + min(self._budget - self.completion_tokens, room)
@@ -382,6 +388,24 @@ class Run:
             )
         text = piece.decode("utf-8", "replace")
         return TokenLogprob(text, float(logits[token]) - logsum, top)
+
+
+def prompt_tokens(model: Llama, prompt: str | Sequence[int]) -> list[int]:
+    """A prompt's token ids: text tokenized after a BOS (special tokens written out are
+    read as such), or ids given as they are, once checked against the vocabulary."""
+    if isinstance(prompt, str):
+        tokens: list[int] = model.tokenize(prompt.encode(), add_bos=True, special=True)
+        return tokens
+    size = model.n_vocab()
+    for i, token in enumerate(prompt):
+        if not 0 <= token < size:
+            raise InvalidRequest(
+                f"Token id {token} at position {i} is outside the model's vocabulary "
+                f"(0 to {size - 1}).",
+                "prompt",
+                "invalid_value",
+            )
+    return list(prompt)
 
 
 def _piece_text(model: Llama, token: int) -> str:
