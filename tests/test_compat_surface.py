@@ -23,6 +23,8 @@ TOP_LEVEL = [
     "not_given",
     "BaseModel",
     "types",
+    "pydantic_function_tool",
+    "pydantic_responses_function_tool",
 ]
 
 EXCEPTIONS = [
@@ -84,6 +86,11 @@ TYPE_PAIRS = [
     ("chat.chat_completion", "ChoiceLogprobs"),
     ("chat.chat_completion_message", "FunctionCall"),
     ("chat.chat_completion_token_logprob", "TopLogprob"),
+    ("chat", "ParsedChatCompletion"),
+    ("chat", "ParsedChatCompletionMessage"),
+    ("chat", "ParsedChoice"),
+    ("chat", "ParsedFunction"),
+    ("chat", "ParsedFunctionToolCall"),
     ("", "CompletionUsage"),
     ("", "Model"),
     ("", "Completion"),
@@ -172,6 +179,15 @@ RESPONSE_SUBSETS = [
     "ResponseReasoningItem",
     "ResponseUsage",
     "ResponseError",
+    "ParsedResponse",
+    "ParsedResponseOutputMessage",
+    "ParsedResponseOutputText",
+    "ParsedResponseFunctionToolCall",
+    "ResponseItemList",
+    "ResponseInputMessageItem",
+    "ResponseInputText",
+    "ResponseFunctionToolCallItem",
+    "ResponseFunctionToolCallOutputItem",
 ]
 
 
