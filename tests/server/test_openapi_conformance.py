@@ -167,17 +167,22 @@ CHAT_REQUESTS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+def check_answer_and_stream(
+    url: str, checker: Checker, path: str, body: dict[str, Any], schemas: tuple[str, str]
+) -> None:
+    """One request answered whole, then streamed with usage: (object, chunk) schemas."""
+    answer = post(url, path, body)
+    assert answer.status_code == 200, answer.text
+    checker.check(schemas[0], answer.json())
+    stream = {**body, "stream_options": {"include_usage": True}}
+    for chunk in stream_payloads(url, path, stream):
+        checker.check(schemas[1], chunk)
+
+
 @pytest.mark.parametrize("body", CHAT_REQUESTS)
 def test_chat_chunks_and_completions(url: str, checker: Checker, body: dict[str, Any]) -> None:
-    body = {"model": "gpt-4o", **body}
-    completion = post(url, "/chat/completions", body)
-    assert completion.status_code == 200, completion.text
-    checker.check("CreateChatCompletionResponse", completion.json())
-    chunks = stream_payloads(
-        url, "/chat/completions", {**body, "stream_options": {"include_usage": True}}
-    )
-    for chunk in chunks:
-        checker.check("CreateChatCompletionStreamResponse", chunk)
+    schemas = ("CreateChatCompletionResponse", "CreateChatCompletionStreamResponse")
+    check_answer_and_stream(url, checker, "/chat/completions", {"model": "gpt-4o", **body}, schemas)
 
 
 RESPONSES_REQUESTS: list[dict[str, Any]] = [
@@ -239,16 +244,10 @@ COMPLETIONS_REQUESTS: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("body", COMPLETIONS_REQUESTS)
 def test_completions(url: str, checker: Checker, body: dict[str, Any]) -> None:
-    body = {"model": "gpt-3.5-turbo-instruct", **body}
-    completion = post(url, "/completions", body)
-    assert completion.status_code == 200, completion.text
-    checker.check("CreateCompletionResponse", completion.json())
-    chunks = stream_payloads(
-        url, "/completions", {**body, "stream_options": {"include_usage": True}}
-    )
     # Streamed chunks share the object's shape (the spec says so of this endpoint).
-    for chunk in chunks:
-        checker.check("CreateCompletionResponse", chunk)
+    schemas = ("CreateCompletionResponse", "CreateCompletionResponse")
+    body = {"model": "gpt-3.5-turbo-instruct", **body}
+    check_answer_and_stream(url, checker, "/completions", body, schemas)
 
 
 @pytest.mark.parametrize("encoding", ["float", "base64"])

@@ -22,7 +22,7 @@ from rillet.server.backends.base import Backend, Finish, GenerationEvent, TextDe
 from rillet.server.chat.endpoint import SYSTEM_FINGERPRINT, usage_dict
 from rillet.server.completions.request import CompletionRequest, parse_completion_request
 from rillet.server.context import get_context
-from rillet.server.http.asgi import ClientDisconnected, run_until_disconnect
+from rillet.server.http.asgi import ClientDisconnected, first_item, run_until_disconnect
 from rillet.server.http.iterators import aclose, interleave
 from rillet.server.http.sse import DONE, EventStreamResponse, encode_event
 from rillet.server.http.validation import read_json
@@ -40,13 +40,9 @@ async def completions(request: Request) -> Response:
     headers = {"x-request-id": new_request_id()}
     events = choice_events(context.backend, parsed)
     try:
-        first = await run_until_disconnect(request.receive, _first(events))
+        first = await first_item(request.receive, events)
     except ClientDisconnected:
-        await aclose(events)
         return Response(status_code=499)  # nobody is listening; the status only reaches logs
-    except BaseException:
-        await aclose(events)
-        raise
     if parsed.stream:
         chunks = stream_completion(_prepend(first, events), encoder)
         return EventStreamResponse(chunks, keepalive=context.config.keepalive, headers=headers)
@@ -66,10 +62,6 @@ def choice_events(backend: Backend, parsed: CompletionRequest) -> AsyncIterator[
     return interleave(
         [backend.generate(requests[c // parsed.n], c % parsed.n) for c in range(parsed.choices)]
     )
-
-
-async def _first(events: AsyncIterator[Tagged]) -> Tagged:
-    return await anext(events)
 
 
 async def _tag(events: AsyncIterator[GenerationEvent]) -> AsyncIterator[Tagged]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from starlette.types import Receive, Scope, Send
+
+from rillet.server.http.iterators import aclose
 
 __all__ = [
     "ClientDisconnected",
@@ -94,6 +96,23 @@ async def run_until_disconnect(receive: Receive, work: Coroutine[Any, Any, T]) -
             if not pending.done():
                 pending.cancel()
         await asyncio.gather(task, watcher, return_exceptions=True)
+
+
+async def first_item(receive: Receive, items: AsyncIterator[T]) -> T:
+    """The first item of `items`, awaited as `run_until_disconnect` awaits work.
+
+    Endpoints wait for a backend's first event before answering, so that a request it
+    refuses gets a plain 400; on any failure (the client gone included) `items` is closed.
+    """
+    try:
+        return await run_until_disconnect(receive, _next(items))
+    except BaseException:
+        await aclose(items)
+        raise
+
+
+async def _next(items: AsyncIterator[T]) -> T:
+    return await anext(items)
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -9,24 +9,22 @@ a plain 400 rather than a stream that fails at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rillet.server.backends.base import GenerationEvent
 from rillet.server.context import get_context
-from rillet.server.http.asgi import ClientDisconnected, run_until_disconnect
+from rillet.server.http.asgi import ClientDisconnected, first_item, run_until_disconnect
 from rillet.server.http.errors import APIError, bad_request
-from rillet.server.http.iterators import aclose
 from rillet.server.http.sse import EventStreamResponse
 from rillet.server.http.validation import read_json
 from rillet.server.ids import new_request_id
 from rillet.server.responses.events import ResponseBuilder
 from rillet.server.responses.request import parse_responses_request, with_history
-from rillet.server.responses.store import ResponseRun, ResponseStore
+from rillet.server.responses.store import ResponseRun
+from rillet.server.responses.store import StoredResponse as Stored
 from rillet.server.resume.log import (
     LAST_EVENT_ID_HEADER,
     RESUMABLE_HEADER,
@@ -51,7 +49,8 @@ async def create_response(request: Request) -> Response:
     parsed = parse_responses_request(body)
     context.check_model(parsed.generation.model)
     if parsed.previous_response_id is not None:
-        with_history(parsed, _previous(store, parsed.previous_response_id).history())
+        previous = await _previous(request, parsed.previous_response_id)
+        with_history(parsed, previous.history())
     conversation = parsed.generation.messages[parsed.lead :]
     builder = ResponseBuilder(
         model=parsed.generation.model,
@@ -65,16 +64,20 @@ async def create_response(request: Request) -> Response:
     run = ResponseRun(builder, conversation, parsed.background, window, parsed.input_items)
     events = context.backend.generate(parsed.generation, 0)
     try:
-        first = await run_until_disconnect(request.receive, _first(events))
+        first = await first_item(request.receive, events)
     except ClientDisconnected:
-        await aclose(events)
         return Response(status_code=499)  # nobody is listening; the status only reaches logs
-    except BaseException:
-        await aclose(events)
-        raise
     run.start(events, first)
     if parsed.store:
         store.add(run)
+        if context.shared_responses is not None:
+            try:
+                mirror = window is not None or run.background
+                await context.shared_responses.publish(run, mirror=mirror)
+            except BaseException:
+                await run.aclose()
+                store.delete(run.id)
+                raise
     headers = {"x-request-id": new_request_id()}
     if resumable and parsed.store:
         headers[RESUMABLE_HEADER] = "1"  # reattach with GET /v1/responses/{id}?stream=true
@@ -91,12 +94,8 @@ async def create_response(request: Request) -> Response:
     return _json(result, headers)
 
 
-async def _first(events: AsyncIterator[GenerationEvent]) -> GenerationEvent:
-    return await events.__anext__()
-
-
-def _previous(store: ResponseStore, response_id: str) -> ResponseRun:
-    run = store.get(response_id)
+async def _previous(request: Request, response_id: str) -> Stored:
+    run = await _lookup(request, response_id)
     if run is None:
         # As upstream: a 400 naming the parameter (not the 404 of GET /v1/responses/{id}).
         raise bad_request(
@@ -115,7 +114,7 @@ def _previous(store: ResponseStore, response_id: str) -> ResponseRun:
 
 
 async def retrieve_response(request: Request) -> Response:
-    run = _stored(request)
+    run = await _stored(request)
     query = request.query_params
     stream = _query_bool(query.get("stream"), "stream")
     after = _query_int(query.get("starting_after"), "starting_after")
@@ -148,7 +147,7 @@ async def retrieve_response(request: Request) -> Response:
 
 async def list_input_items(request: Request) -> Response:
     """`GET /v1/responses/{id}/input_items`: a cursor page of the items the request sent."""
-    items = _stored(request).input_items
+    items = (await _stored(request)).input_items
     query = request.query_params
     limit = _query_int(query.get("limit"), "limit")
     limit = DEFAULT_PAGE if limit is None else limit
@@ -204,7 +203,11 @@ def _position(items: list[dict[str, Any]], item_id: str, param: str) -> int:
 
 async def delete_response(request: Request) -> Response:
     response_id = request.path_params["response_id"]
-    if not get_context(request).responses.delete(response_id):
+    context = get_context(request)
+    deleted = context.responses.delete(response_id)
+    if context.shared_responses is not None:
+        deleted = await context.shared_responses.delete(response_id) or deleted
+    if not deleted:
         raise not_found(response_id)
     body = {"id": response_id, "object": "response.deleted", "deleted": True}
     return _json(body, {"x-request-id": new_request_id()})
@@ -212,22 +215,41 @@ async def delete_response(request: Request) -> Response:
 
 async def cancel_response(request: Request) -> Response:
     """Stop a background response; only those can be cancelled, as upstream."""
-    run = _stored(request)
+    run = await _stored(request)
     if not run.background:
         raise bad_request(
             "Only responses created with 'background' set to true can be cancelled.",
             code="invalid_value",
         )
     await run.aclose()
-    return _json(run.snapshot(), {"x-request-id": new_request_id()})
+    snapshot = run.snapshot()
+    if not run.done:  # running on another replica: the cancel reaches it within a heartbeat
+        snapshot = {**snapshot, "status": "cancelled"}
+    return _json(snapshot, {"x-request-id": new_request_id()})
 
 
-def _stored(request: Request) -> ResponseRun:
+async def _stored(request: Request) -> Stored:
     response_id = request.path_params["response_id"]
-    run = get_context(request).responses.get(response_id)
+    run = await _lookup(request, response_id)
     if run is None:
         raise not_found(response_id)
     return run
+
+
+async def _lookup(request: Request, response_id: str) -> Stored | None:
+    """A stored response: in this process, or (with a shared store) on any replica. The
+    shared record decides whether it exists, so a DELETE anywhere is seen everywhere."""
+    context = get_context(request)
+    run = context.responses.get(response_id)
+    shared = context.shared_responses
+    if shared is None:
+        return run
+    remote = await shared.get(response_id)
+    if remote is None:
+        if run is not None:
+            context.responses.delete(response_id)
+        return None
+    return remote if run is None else run
 
 
 def not_found(response_id: str) -> APIError:
