@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import openai
+import pydantic
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState as OfficialState
 from openai.types.chat import ChatCompletionChunk as OfficialChunk
@@ -175,3 +176,68 @@ def test_a_class_as_response_format_is_refused_clearly() -> None:
 
     with pytest.raises(TypeError, match="json_schema"):
         ChatCompletionStreamState(response_format=Answer)
+
+
+class Location(pydantic.BaseModel):
+    location: str
+
+
+PARSED_TEXT = [
+    chunk(choice(role="assistant", content="")),
+    chunk(choice(content='{"loca')),
+    chunk(choice(content='tion": "Par')),
+    chunk(choice(content='is"}')),
+    chunk(choice(finish="stop")),
+]
+
+
+def _parsed_events(
+    chunks: list[dict[str, Any]], **state: Any
+) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """(type, parsed value) of each event, from rillet's state and the official one."""
+    ours = ChatCompletionStreamState(**state)
+    official = OfficialState(**state)
+
+    def parsed(event: Any) -> Any:
+        return getattr(event, "parsed", getattr(event, "parsed_arguments", None))
+
+    mine = [
+        (e.type, parsed(e))
+        for c in chunks
+        for e in ours.handle_chunk(ChatCompletionChunk.construct(copy.deepcopy(c)))
+    ]
+    theirs = [
+        (e.type, parsed(e))
+        for c in chunks
+        for e in official.handle_chunk(OfficialChunk.construct(**copy.deepcopy(c)))
+    ]
+    return mine, theirs
+
+
+def test_parsed_content_events_match_the_official_helper() -> None:
+    mine, theirs = _parsed_events(PARSED_TEXT, response_format=Location)
+    assert mine == theirs
+    assert ("content.delta", {"location": "Paris"}) in mine  # partial strings are left out
+    assert ("content.done", Location(location="Paris")) in mine
+
+
+def test_parsed_tool_events_match_the_official_helper() -> None:
+    tool = openai.pydantic_function_tool(Location, name="get_weather")  # both know its model
+    mine, theirs = _parsed_events(
+        [*TOOLS[:4], chunk(choice(finish="tool_calls"))], input_tools=[tool]
+    )
+    assert mine == theirs
+    assert ("tool_calls.function.arguments.done", Location(location="Paris")) in mine
+
+
+def test_a_parsed_stream_cut_by_the_token_limit_raises_at_that_chunk() -> None:
+    cut = [*PARSED_TEXT[:2], chunk(choice(finish="length"))]
+    for state in (ChatCompletionStreamState, OfficialState):
+        handler = state(response_format=Location)
+        make = ChatCompletionChunk.construct if state is ChatCompletionStreamState else None
+        for c in cut[:-1]:
+            data = copy.deepcopy(c)
+            handler.handle_chunk(make(data) if make else OfficialChunk.construct(**data))
+        last = copy.deepcopy(cut[-1])
+        with pytest.raises((rillet.LengthFinishReasonError, openai.LengthFinishReasonError)):
+            handler.handle_chunk(make(last) if make else OfficialChunk.construct(**last))
