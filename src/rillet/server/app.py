@@ -55,6 +55,13 @@ def create_app(
         config.max_stored_responses, config.stored_response_ttl, config.resume_window
     )
     resume = create_event_log(config.store, config.resume_window, config.resume_max_bytes)
+    shared = None
+    if config.store is not None:  # the stored responses live in the same Redis
+        from rillet.server.responses.shared import SharedResponses
+        from rillet.server.resume.redis import RedisEventLog
+
+        assert isinstance(resume, RedisEventLog)
+        shared = SharedResponses(resume, config.stored_response_ttl)
     # The playground's page and assets hold no data: they load without a key, and the page
     # sends the key with its API calls.
     page_routes = playground_routes() if config.playground else []
@@ -66,6 +73,8 @@ def create_app(
             yield
         finally:
             await responses.aclose()
+            if shared is not None:
+                await shared.aclose()
             await resume.aclose()
             await backend.aclose()
 
@@ -119,7 +128,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.rillet = ServerContext(
-        config=config, backend=backend, responses=responses, resume=resume
+        config=config,
+        backend=backend,
+        responses=responses,
+        resume=resume,
+        shared_responses=shared,
     )
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -11,6 +12,9 @@ from rillet.server.http.errors import APIError
 from rillet.server.responses.store import DEFAULT_MAX_RESPONSES, DEFAULT_TTL_SECONDS, ResponseStore
 from rillet.server.resume.log import EventLog
 from rillet.server.resume.memory import DEFAULT_MAX_BYTES, DEFAULT_WINDOW, MemoryEventLog
+
+if TYPE_CHECKING:  # it needs the optional redis package
+    from rillet.server.responses.shared import SharedResponses
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -35,6 +39,7 @@ class ServerContext:
     backend: Backend
     responses: ResponseStore = field(default_factory=ResponseStore)
     resume: EventLog = field(default_factory=MemoryEventLog)
+    shared_responses: SharedResponses | None = None  # --store redis://: stored responses
 
     def check_model(self, model: str) -> None:
         """With --strict-models only the backend's own ids are served; otherwise any name is."""

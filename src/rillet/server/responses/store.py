@@ -21,7 +21,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from rillet.server.backends.base import Finish, GenerationEvent, InvalidRequest
 from rillet.server.http.errors import APIError, from_backend, internal_error
@@ -35,6 +35,24 @@ logger = logging.getLogger("rillet.server")
 
 DEFAULT_MAX_RESPONSES = 1000
 DEFAULT_TTL_SECONDS = 3600.0
+
+
+class StoredResponse(Protocol):
+    """What the endpoints read of a stored response: a `ResponseRun` of this process, or
+    (with a shared store) the record of one made on another replica."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def background(self) -> bool: ...
+    @property
+    def input_items(self) -> list[dict[str, Any]]: ...
+    def snapshot(self) -> dict[str, Any]: ...
+    def history(self) -> list[dict[str, Any]]: ...
+    def follow(self, after: int = -1) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
 
 
 class ResponseRun:
@@ -74,6 +92,16 @@ class ResponseRun:
     @property
     def done(self) -> bool:
         return self._log.done
+
+    @property
+    def log(self) -> StreamLog:
+        return self._log
+
+    async def wait_done(self) -> None:
+        """Return once the response has ended (without counting as one of its readers)."""
+        log = self._log
+        while not log.done:
+            await log.wait_beyond(len(log.events), written=True)
 
     def start(self, events: AsyncIterator[GenerationEvent], first: GenerationEvent) -> None:
         """Begin producing; `first` is the event already taken from `events`."""

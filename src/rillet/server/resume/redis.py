@@ -49,7 +49,7 @@ DEFAULT_HEARTBEAT = 0.5  # seconds between the generating replica's renewals whe
 DEFAULT_LEASE = 3.0  # seconds a lease (or a remote reader's mark) outlives its last renewal
 BLOCK_MS = 1000  # how long a remote follower's XREAD waits for new entries
 MAX_EVENTS = 100_000  # per stream (MAXLEN ~); a longer stream's start cannot be replayed
-_FAILURES = (RedisError, OSError, TimeoutError)
+FAILURES = (RedisError, OSError, TimeoutError)  # what a Redis call that failed raises
 _RACED = object()  # a takeover found the stream ended or claimed by another replica
 
 
@@ -114,15 +114,21 @@ class RedisEventLog:
         )
         return cls(client, window, max_bytes)
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The client, for other records kept beside the logs (responses/shared.py)."""
+        return self._redis
+
     def _key(self, stream_id: str, part: str) -> str:
         return f"{self.prefix}{stream_id}:{part}"
 
-    async def _call(self, call: Awaitable[T], extra: float = 0.0) -> T:
+    async def call(self, call: Awaitable[T], extra: float = 0.0) -> T:
+        """Await one Redis call, bounded by the store's timeout (plus `extra`)."""
         async with asyncio.timeout(self.timeout + extra):
             return await call
 
     async def ping(self) -> None:
-        await self._call(self._redis.ping())
+        await self.call(self._redis.ping())
 
     # --- the generating replica ----------------------------------------------------------
 
@@ -132,8 +138,8 @@ class RedisEventLog:
         pipe.set(self._key(sid, "meta"), meta.to_json(), ex=self._running_ttl)
         pipe.set(self._key(sid, "lease"), self.owner, px=self.lease_ms)
         try:
-            await self._call(pipe.execute())
-        except _FAILURES:
+            await self.call(pipe.execute())
+        except FAILURES:
             logger.warning("resume store unreachable: stream %s not opened", sid)
             raise store_unavailable() from None
         self._produce_here(meta, producer)
@@ -180,7 +186,7 @@ class RedisEventLog:
                     pipe.set(lease_key, self.owner, px=self.lease_ms)
                 pipe.exists(self._key(sid, "cancel"))
                 pipe.exists(self._key(sid, "attached"))
-                results = await self._call(pipe.execute())
+                results = await self.call(pipe.execute())
                 sent += len(batch)
                 log.durable = sent
                 log.notify()
@@ -190,7 +196,7 @@ class RedisEventLog:
                     producer.cancel()
                 if results[-1]:
                     producer.touch()
-        except _FAILURES:
+        except FAILURES:
             logger.warning("resume store lost while logging stream %s", sid)
             log.durable = None  # no store to wait for: this replica's readers get the rest
             log.notify()
@@ -203,8 +209,8 @@ class RedisEventLog:
         if meta is not None:
             return meta
         try:
-            raw = await self._call(self._redis.get(self._key(stream_id, "meta")))
-        except _FAILURES:
+            raw = await self.call(self._redis.get(self._key(stream_id, "meta")))
+        except FAILURES:
             raise store_unavailable() from None
         return None if raw is None else StreamMeta.from_json(raw)
 
@@ -229,8 +235,8 @@ class RedisEventLog:
             pipe.exists(self._key(sid, "lease"))
             pipe.xread({events_key: f"0-{last}"}, count=1000, block=BLOCK_MS)
             try:
-                results: list[Any] = await self._call(pipe.execute(), BLOCK_MS / 1000)
-            except _FAILURES:
+                results: list[Any] = await self.call(pipe.execute(), BLOCK_MS / 1000)
+            except FAILURES:
                 logger.warning("resume store lost while following stream %s", sid)
                 yield error_event(store_unavailable())
                 return
@@ -240,7 +246,7 @@ class RedisEventLog:
                     continue
                 try:
                     outcome = await self._take_over(sid, takeover)
-                except _FAILURES:
+                except FAILURES:
                     logger.warning("resume store lost while taking over stream %s", sid)
                     yield error_event(store_unavailable())
                     return
@@ -284,17 +290,15 @@ class RedisEventLog:
         if takeover is None:
             return None
         lease_key = self._key(sid, "lease")
-        claimed = await self._call(
-            self._redis.set(lease_key, self.owner, nx=True, px=self.lease_ms)
-        )
+        claimed = await self.call(self._redis.set(lease_key, self.owner, nx=True, px=self.lease_ms))
         if not claimed:
             return _RACED
-        entries: list[Any] = await self._call(self._xrange(self._key(sid, "events")))
-        raw_meta = await self._call(self._redis.get(self._key(sid, "meta")))
+        entries: list[Any] = await self.call(self._xrange(self._key(sid, "events")))
+        raw_meta = await self.call(self._redis.get(self._key(sid, "meta")))
         logged: list[bytes] = []
         for entry_id, fields in entries:
             if b"end" in fields:  # it ended after all: nothing to take over
-                await self._call(self._redis.delete(lease_key))
+                await self.call(self._redis.delete(lease_key))
                 return _RACED
             if int(entry_id.split(b"-")[1]) != len(logged) + 1 or raw_meta is None:
                 logged = []  # its start is gone (trimmed or expired): not continuable
@@ -302,7 +306,7 @@ class RedisEventLog:
             logged.append(fields[b"d"])
         events = takeover(logged) if logged else None
         if events is None:
-            await self._call(self._redis.delete(lease_key))
+            await self.call(self._redis.delete(lease_key))
             return None
         assert raw_meta is not None
         run = ResumableRun(sid, events, self.window, logged)
@@ -321,8 +325,8 @@ class RedisEventLog:
         pipe.exists(self._key(stream_id, "lease"))
         pipe.set(self._key(stream_id, "cancel"), b"1", px=max(self.lease_ms, 1000))
         try:
-            running, _ = await self._call(pipe.execute())
-        except _FAILURES:
+            running, _ = await self.call(pipe.execute())
+        except FAILURES:
             raise store_unavailable() from None
         return bool(running)
 
