@@ -345,12 +345,158 @@
   const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)/;
   const HEADING = /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
   const RULE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
-  const BULLET = /^(\s*)[-*+]\s+(.*)$/;
-  const NUMBERED = /^(\s*)(\d{1,9})[.)]\s+(.*)$/;
+  const ITEM = /^([ \t]*)([-*+]|\d{1,9}[.)])(?:[ \t]+(.*))?$/;
   const QUOTE = /^ {0,3}>\s?(.*)$/;
+  const DELIMITER_CELL = /^\s*(:?)-+(:?)\s*$/;
+
+  // Columns of leading whitespace, a tab counting to the next multiple of four.
+  function indentOf(line) {
+    let width = 0;
+    for (const c of line) {
+      if (c === " ") width++;
+      else if (c === "\t") width += 4 - (width % 4);
+      else break;
+    }
+    return width;
+  }
+
+  // A list item line: {indent, ordered, start, text}, or null. `-` alone is an empty item,
+  // but `---` is a rule and `-foo` a paragraph.
+  function listItem(line) {
+    const match = ITEM.exec(line);
+    if (!match || RULE.test(line)) return null;
+    const ordered = /\d/.test(match[2]);
+    return { indent: indentOf(line), ordered, start: ordered ? parseInt(match[2], 10) : 1, text: match[3] || "" };
+  }
+
+  // The list starting at lines[i] (an item line), with the lists nested in its items (a
+  // deeper item starts one; bullets and numbers mix freely across levels), appended to
+  // `container`; returns the index of the first line after it. A list ends at a shallower
+  // item, an item of the other kind at its own level, or a line that belongs to no item.
+  function list(lines, i, container, depth) {
+    const first = listItem(lines[i]);
+    const node = el(first.ordered ? "ol" : "ul");
+    if (first.ordered && first.start !== 1) node.start = first.start;
+    container.append(node);
+    let item = null;
+    let textIndent = first.indent + 2; // deeper than this starts a nested list
+    while (i < lines.length) {
+      const line = lines[i];
+      if (!line.trim()) {
+        // A blank line ends the list unless the list goes on after it.
+        let next = i + 1;
+        while (next < lines.length && !lines[next].trim()) next++;
+        const after = next < lines.length ? lines[next] : "";
+        const again = listItem(after);
+        if (!(again && again.indent >= first.indent) && !(item && indentOf(after) >= textIndent)) break;
+        i = next;
+        continue;
+      }
+      const found = listItem(line);
+      if (found && found.indent < first.indent) break;
+      if (found && found.indent < textIndent) {
+        if (found.ordered !== first.ordered) break; // the other kind: a list of its own
+        item = el("li");
+        inline(found.text, item, depth);
+        node.append(item);
+        textIndent = found.indent + 2;
+        i++;
+        continue;
+      }
+      if (found && item && depth < MAX_DEPTH) {
+        i = list(lines, i, item, depth + 1);
+        continue;
+      }
+      if (item && indentOf(line) >= first.indent + 1) {
+        item.append(el("br")); // a continuation line of the item
+        inline(line.trim(), item, depth);
+        i++;
+        continue;
+      }
+      break;
+    }
+    return i;
+  }
+
+  // The cells of a pipe-table row: split at pipes that are not backslash-escaped, the outer
+  // pipes dropped; an escaped pipe stays in the cell (inline() makes it a plain `|`).
+  function cells(line) {
+    let text = line.trim();
+    if (text.startsWith("|")) text = text.slice(1);
+    if (text.endsWith("|") && !text.endsWith("\\|")) text = text.slice(0, -1);
+    const result = [];
+    let cell = "";
+    for (let k = 0; k < text.length; k++) {
+      if (text[k] === "\\" && k + 1 < text.length) {
+        cell += text[k] + text[k + 1];
+        k++;
+      } else if (text[k] === "|") {
+        result.push(cell.trim());
+        cell = "";
+      } else {
+        cell += text[k];
+      }
+    }
+    result.push(cell.trim());
+    return result;
+  }
+
+  // The alignments of a delimiter row (`|:--|:-:|--:|`), or null when the line is not one
+  // with exactly `columns` cells.
+  function alignments(line, columns) {
+    if (!line.includes("-") || !/^[\s|:-]+$/.test(line)) return null;
+    const row = cells(line);
+    if (row.length !== columns) return null;
+    const result = [];
+    for (const cell of row) {
+      const match = DELIMITER_CELL.exec(cell);
+      if (!match) return null;
+      result.push(match[1] && match[2] ? "center" : match[2] ? "right" : match[1] ? "left" : "");
+    }
+    return result;
+  }
+
+  // The alignments of the table whose header row is lines[i], or null if none starts there.
+  function tableAt(lines, i) {
+    if (!lines[i].includes("|") || i + 1 >= lines.length) return null;
+    return alignments(lines[i + 1], cells(lines[i]).length);
+  }
+
+  // The GFM pipe table at lines[i] (header row, delimiter row with `align`, then body rows
+  // until a blank line or a line without a pipe), appended to `container`; returns the index
+  // of the line after it. Short rows are padded, cells past the header's count dropped.
+  function table(lines, i, align, container, depth) {
+    const header = cells(lines[i]);
+    const row = (values, tag) => {
+      const tr = el("tr");
+      align.forEach((side, column) => {
+        const cell = el(tag, side ? `align-${side}` : "");
+        if (tag === "th") cell.scope = "col";
+        inline(values[column] || "", cell, depth);
+        tr.append(cell);
+      });
+      return tr;
+    };
+    const node = el("table");
+    const head = el("thead");
+    head.append(row(header, "th"));
+    node.append(head);
+    const body = el("tbody");
+    i += 2;
+    while (i < lines.length && lines[i].trim() && lines[i].includes("|")) {
+      body.append(row(cells(lines[i]), "td"));
+      i++;
+    }
+    if (body.childElementCount) node.append(body);
+    const wrap = el("div", "table-wrap"); // wide tables scroll inside, not the page
+    wrap.tabIndex = 0;
+    wrap.append(node);
+    container.append(wrap);
+    return i;
+  }
 
   // Block-level Markdown of `text` appended to `container`: paragraphs, headings, fenced code
-  // (closed or still streaming), lists, quotes and rules.
+  // (closed or still streaming), lists (nested), pipe tables, quotes and rules.
   function blocks(text, container, depth = 0) {
     const lines = text.split(/\r\n|\r|\n/);
     let paragraph = [];
@@ -408,29 +554,15 @@
         container.append(quote);
         continue;
       }
-      const bullet = BULLET.exec(line);
-      const numbered = NUMBERED.exec(line);
-      if (bullet || numbered) {
+      if (listItem(line)) {
         flush();
-        const pattern = bullet ? BULLET : NUMBERED;
-        const list = el(bullet ? "ul" : "ol");
-        if (numbered && numbered[2] !== "1") list.start = Number(numbered[2]);
-        let item = null;
-        while (i < lines.length) {
-          const match = pattern.exec(lines[i]);
-          if (match) {
-            item = el("li");
-            inline(match[match.length - 1], item, depth);
-            list.append(item);
-          } else if (item && /^\s+\S/.test(lines[i])) {
-            item.append(el("br"));
-            inline(lines[i].trim(), item, depth);
-          } else {
-            break;
-          }
-          i++;
-        }
-        container.append(list);
+        i = list(lines, i, container, depth);
+        continue;
+      }
+      const align = tableAt(lines, i);
+      if (align) {
+        flush();
+        i = table(lines, i, align, container, depth);
         continue;
       }
       paragraph.push(line);
@@ -458,6 +590,9 @@
       parts.push(`${meta.tokens} ${meta.tokens === 1 ? "token" : "tokens"}`);
     }
     if (meta.finish) parts.push(`finish: ${meta.finish}`);
+    if (meta.resumes) {
+      parts.push(meta.resumes === 1 ? "resumed after a cut" : `resumed after ${meta.resumes} cuts`);
+    }
     return parts.join(" · ");
   }
 
@@ -502,9 +637,10 @@
     item.querySelector(".error")?.remove();
     item.querySelector(".meta")?.remove();
     const label = message.content ? STATUS_LABELS[message.status] : undefined;
-    if (label) {
-      const flag = el("span", `flag flag-${message.status}`, label);
-      content.after(flag);
+    if (message.notice && message.status === "streaming") {
+      content.after(el("span", "flag flag-resuming", message.notice));
+    } else if (label) {
+      content.after(el("span", `flag flag-${message.status}`, label));
     }
     let anchor = item.querySelector(".flag") || content;
     if (message.error) {
@@ -692,6 +828,10 @@
     return Number.isFinite(number) ? number : undefined;
   }
 
+  // The request for the next answer, and how its stream is reattached and cancelled
+  // (docs/resume.md): a chat stream by the same POST with `Last-Event-ID`, a Responses
+  // stream by `GET /v1/responses/{id}?stream=true&starting_after=N`. Responses are asked for
+  // in the background, the one kind the server lets a client cancel, so Stop still stops.
   function requestFor(conversation) {
     const history = conversation.messages
       .filter((m) => (m.role === "user" || m.role === "assistant") && m.content)
@@ -702,31 +842,49 @@
     const maxTokens = numberSetting(settings.max_tokens, true);
     const system = settings.system.trim();
     if (settings.api === "responses") {
-      const body = { model, input: history, stream: true };
+      const body = { model, input: history, stream: true, background: true };
       if (system) body.instructions = system;
       if (temperature !== undefined) body.temperature = temperature;
       if (topP !== undefined) body.top_p = topP;
       if (maxTokens !== undefined) body.max_output_tokens = maxTokens;
-      return { url: "/v1/responses", body, read: readResponses };
+      const at = (id) => `/v1/responses/${encodeURIComponent(id)}`;
+      return {
+        body,
+        read: readResponses,
+        first: { url: "/v1/responses", method: "POST", body: JSON.stringify(body) },
+        reattach: (cursor) => ({
+          url: `${at(cursor.stream)}?stream=true&starting_after=${cursor.position}`,
+          method: "GET",
+        }),
+        cancel: (id) => `${at(id)}/cancel`,
+      };
     }
     const messages = system ? [{ role: "system", content: system }, ...history] : history;
     const body = { model, messages, stream: true, stream_options: { include_usage: true } };
     if (temperature !== undefined) body.temperature = temperature;
     if (topP !== undefined) body.top_p = topP;
     if (maxTokens !== undefined) body.max_tokens = maxTokens;
-    return { url: "/v1/chat/completions", body, read: readChat };
+    const first = { url: "/v1/chat/completions", method: "POST", body: JSON.stringify(body) };
+    return {
+      body,
+      read: readChat,
+      first,
+      reattach: (cursor) => ({ ...first, headers: { "Last-Event-ID": cursor.lastId } }),
+      cancel: (id) => `/v1/chat/completions/${encodeURIComponent(id)}/cancel`,
+    };
   }
 
   class StreamError extends Error {}
 
   // Server-sent events from a fetch() body, by the WHATWG rules (any line ending, comments,
-  // multi-line data); an event cut off by the end of the body is dropped.
-  async function* events(response) {
+  // multi-line data, `id` and `retry`); an event cut off by the end of the body is dropped.
+  async function* events(response, cursor) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
     let data = [];
     let type = "";
+    let id = null;
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -738,9 +896,10 @@
           const line = buffer.slice(0, end.index);
           buffer = buffer.slice(end.index + end[0].length);
           if (line === "") {
-            if (data.length) yield { type: type || "message", data: data.join("\n") };
+            if (data.length) yield { type: type || "message", data: data.join("\n"), id };
             data = [];
             type = "";
+            id = null;
             continue;
           }
           if (line[0] === ":") continue;
@@ -750,6 +909,8 @@
           if (value[0] === " ") value = value.slice(1);
           if (field === "data") data.push(value);
           else if (field === "event") type = value;
+          else if (field === "id" && !value.includes("\0")) id = value;
+          else if (field === "retry" && /^\d+$/.test(value)) cursor.retry = Number(value);
         }
       }
     } finally {
@@ -757,8 +918,26 @@
     }
   }
 
-  async function readChat(response, onText, outcome) {
-    for await (const event of events(response)) {
+  // The events of a stream the page has not seen yet. Every event of a rillet stream has an
+  // id `<stream>:<position>`; `cursor` keeps the last one, which is where a reattach starts,
+  // and an event at or before it (replayed by a reattach) is dropped, so no text repeats.
+  async function* unseen(response, cursor) {
+    for await (const event of events(response, cursor)) {
+      const split = event.id ? event.id.lastIndexOf(":") : -1;
+      const position = split > 0 ? Number(event.id.slice(split + 1)) : NaN;
+      if (Number.isInteger(position)) {
+        const stream = event.id.slice(0, split);
+        if (stream === cursor.stream && position <= cursor.position) continue;
+        cursor.stream = stream;
+        cursor.position = position;
+        cursor.lastId = event.id;
+      }
+      yield event;
+    }
+  }
+
+  async function readChat(response, onText, outcome, cursor) {
+    for await (const event of unseen(response, cursor)) {
       if (event.data === "[DONE]") {
         outcome.complete = true;
         break;
@@ -775,12 +954,15 @@
     return outcome;
   }
 
-  async function readResponses(response, onText, outcome) {
-    for await (const event of events(response)) {
+  async function readResponses(response, onText, outcome, cursor) {
+    for await (const event of unseen(response, cursor)) {
       const payload = JSON.parse(event.data);
       const type = payload.type || event.type;
       if (type === "response.created") {
-        outcome.id = payload.response && payload.response.id;
+        const created = payload.response || {};
+        outcome.id = created.id;
+        // A background response goes on without a reader: it can always be reattached.
+        if (created.background === true) outcome.resumable = true;
       } else if (type === "response.output_text.delta") {
         if (payload.delta) onText(payload.delta);
       } else if (type === "response.completed" || type === "response.incomplete") {
@@ -821,6 +1003,32 @@
     return `Could not reach the server at ${location.origin}. Is \`rillet serve\` still running?`;
   }
 
+  const MAX_RESUMES = 3; // reattaches in a row that bring nothing new, then the answer is cut
+  const RESUME_DELAY_MS = 250; // before the first reattach; doubled for each further one
+
+  // Resolves after `ms`, or rejects as soon as `signal` aborts (Stop during a backoff).
+  function pause(ms, signal) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+  }
+
+  // Stop on a resumable stream: the server would otherwise go on generating for a reader
+  // that might come back, so tell it to stop. Best-effort, like closing the connection.
+  function cancelOnServer(request, id) {
+    fetch(request.cancel(id), { method: "POST", headers: headers(), keepalive: true, cache: "no-store" }).catch(
+      () => {},
+    );
+  }
+
   async function generate(conversation) {
     if (running) return;
     const message = { role: "assistant", content: "", status: "streaming", meta: {} };
@@ -840,9 +1048,11 @@
     const started = performance.now();
     let firstAt = null;
     let pieces = 0;
-    let answered = false; // the server sent its headers: later failures are a cut stream
-    // What the stream said so far: its id (a stopped answer keeps it too), how it finished.
-    const outcome = { complete: false, finish: null, tokens: null, id: null };
+    // What the stream said so far: its id (a stopped answer keeps it too), how it finished,
+    // whether it can be reattached (the server said so, or it is a background response).
+    const outcome = { complete: false, finish: null, tokens: null, id: null, resumable: false };
+    // Where the stream is: the last event's id, split into stream and position.
+    const cursor = { stream: null, position: -1, lastId: null, retry: null };
     const onText = (text) => {
       if (firstAt === null) {
         firstAt = performance.now();
@@ -852,46 +1062,86 @@
       message.content += text;
       scheduleUpdate();
     };
+    let target = request.first;
+    let answered = false; // the server answered once: a later failure is a cut stream
+    let tries = 0; // reattaches since the last one that brought an event
     try {
-      const response = await fetch(request.url, {
-        method: "POST",
-        headers: headers(),
-        body: JSON.stringify(request.body),
-        signal: controller.signal,
-        cache: "no-store",
-      });
-      answered = true;
-      if (!response.ok) {
-        message.status = "error";
-        message.error = await errorText(response);
-      } else {
-        if (!defaultModel) fetchModels(); // the server is back, or the key is right now
-        await request.read(response, onText, outcome);
-        message.meta.finish = outcome.finish;
-        if (outcome.tokens !== null && outcome.tokens !== undefined) pieces = outcome.tokens;
-        if (outcome.complete) {
-          message.status = "done";
-        } else {
-          message.status = "cut";
-          message.error = "The stream ended before the answer was complete: the part that arrived is kept.";
+      for (;;) {
+        const reattaching = target !== request.first; // else the first try, or a fresh one
+        const before = cursor.position;
+        let lost; // why this connection ended before the answer did
+        try {
+          const response = await fetch(target.url, {
+            method: target.method,
+            headers: { ...headers(), "X-Rillet-Resumable": "1", ...target.headers },
+            body: target.body,
+            signal: controller.signal,
+            cache: "no-store",
+          });
+          answered = true;
+          if (!response.ok) {
+            message.status = reattaching ? "cut" : "error";
+            message.error = reattaching
+              ? `The connection to the server was lost and the answer could not be resumed (${await errorText(response)}). The part that arrived is kept.`
+              : await errorText(response);
+            break;
+          }
+          if (reattaching) {
+            message.meta.resumes = (message.meta.resumes || 0) + 1;
+            message.notice = "";
+          } else if (!defaultModel) {
+            fetchModels(); // the server is back, or the key is right now
+          }
+          if (response.headers.get("X-Rillet-Resumable") === "1") outcome.resumable = true;
+          await request.read(response, onText, outcome, cursor);
+          if (outcome.complete) {
+            message.status = "done";
+            break;
+          }
+          lost = "the stream ended before its last event";
+        } catch (error) {
+          if (controller.signal.aborted || error instanceof StreamError) throw error;
+          if (!answered) {
+            message.status = "error";
+            message.error = unreachable();
+            break;
+          }
+          lost = error.message;
         }
+        if (cursor.position > before) tries = 0;
+        if (!outcome.resumable || tries >= MAX_RESUMES) {
+          message.status = "cut";
+          message.error = outcome.resumable
+            ? `The connection to the server was lost before the answer was complete (${lost}), and ${MAX_RESUMES} tries to resume it failed. The part that arrived is kept.`
+            : `The connection to the server was lost before the answer was complete (${lost}). The part that arrived is kept.`;
+          break;
+        }
+        tries++;
+        message.notice = `Connection lost: resuming (try ${tries} of ${MAX_RESUMES})…`;
+        announce(message.notice);
+        scheduleUpdate();
+        await pause((cursor.retry ?? RESUME_DELAY_MS) * 2 ** (tries - 1), controller.signal);
+        // Cut before its first event, the stream's id is unknown: ask again from the start
+        // (nothing was shown, so nothing can repeat).
+        target = cursor.stream === null ? request.first : request.reattach(cursor);
       }
     } catch (error) {
       if (controller.signal.aborted) {
         message.status = "stopped";
         message.meta.finish = "stopped";
+        if (outcome.resumable && outcome.id) cancelOnServer(request, outcome.id);
       } else if (error instanceof StreamError) {
         message.status = "error";
         message.error = `The server reported an error mid-stream: ${error.message} The part that arrived is kept.`;
-      } else if (!answered) {
-        message.status = "error";
-        message.error = unreachable();
       } else {
-        message.status = "cut";
-        message.error = `The connection to the server was lost before the answer was complete (${error.message}). The part that arrived is kept.`;
+        message.status = "error";
+        message.error = `The page failed: ${error.message}`;
       }
     } finally {
       const ended = performance.now();
+      delete message.notice;
+      if (message.status !== "stopped") message.meta.finish = outcome.finish;
+      if (outcome.tokens !== null && outcome.tokens !== undefined) pieces = outcome.tokens;
       if (outcome.id) message.meta.id = outcome.id;
       if (message.content || message.status === "done") {
         message.meta.tokens = pieces;
@@ -909,7 +1159,9 @@
       renderList();
       announce(
         message.status === "done"
-          ? "Answer complete."
+          ? message.meta.resumes
+            ? "Answer complete (resumed after the connection was lost)."
+            : "Answer complete."
           : message.status === "stopped"
             ? "Stopped."
             : message.error,
