@@ -60,6 +60,39 @@ async def test_another_replica_replays_then_follows_live(redis_url: str) -> None
     await b.aclose()
 
 
+async def test_a_batch_of_events_is_one_entry_and_followed_from_any_position(
+    redis_url: str,
+) -> None:
+    """Events made at once share an entry; a reader may start inside it."""
+    import redis.asyncio as aioredis
+
+    from rillet.server.resume.redis import RedisEventLog
+
+    a = RedisEventLog.from_url(redis_url)
+    b = RedisEventLog.from_url(redis_url)
+    events = [event(n) for n in range(1, 11)]
+
+    async def at_once() -> AsyncIterator[bytes]:
+        for item in events:
+            yield item
+
+    run = ResumableRun("chatcmpl-b1", at_once(), 60)
+    await a.open(StreamMeta("chatcmpl-b1", "k"), run)
+    follower = run.log.follow(0)
+    run.start()
+    here = b"".join([chunk async for chunk in follower])
+    assert here == b"".join(events)
+    raw = aioredis.Redis.from_url(redis_url)
+    entries = await raw.xrange("rillet:resume:chatcmpl-b1:events") or []
+    await raw.aclose()
+    assert len(entries) < len(events)  # batched: fewer entries than events
+    for after in range(len(events)):
+        got = b"".join([chunk async for chunk in b.follow("chatcmpl-b1", after)])
+        assert got == b"".join(events[after:]), after
+    await a.aclose()
+    await b.aclose()
+
+
 async def test_a_cancel_on_another_replica_stops_the_generation(redis_url: str) -> None:
     from rillet.server.resume.redis import RedisEventLog
 

@@ -3,9 +3,11 @@
 Per stream, under `rillet:resume:<id>:`:
 
 - `meta`: the `StreamMeta` (key and body digests) as JSON;
-- `events`: a Redis Stream, one entry per SSE event, entry id `0-<position>` (chat ids
-  count from 1), written with `XADD ... MAXLEN ~` as events are produced, and a last
-  entry with field `end` once the stream is over;
+- `events`: a Redis Stream, one entry per batch of SSE events as the mirror writes them
+  (`XADD ... MAXLEN ~`): entry id `0-<position of its last event>` (chat positions count
+  from 1, Responses ones are the sequence number + 1), field `n` the position of its first,
+  field `d` the events' bytes back to back; a last entry with field `end` once the stream
+  is over;
 - `lease`: held (`SET PX`) by the replica generating the stream while it runs;
 - `attached`: refreshed by a replica following the stream for a client, so that the
   generating replica does not abandon a stream read elsewhere;
@@ -48,7 +50,7 @@ DEFAULT_TIMEOUT = 2.0  # seconds any one Redis call may take
 DEFAULT_HEARTBEAT = 0.5  # seconds between the generating replica's renewals when idle
 DEFAULT_LEASE = 3.0  # seconds a lease (or a remote reader's mark) outlives its last renewal
 BLOCK_MS = 1000  # how long a remote follower's XREAD waits for new entries
-MAX_EVENTS = 100_000  # per stream (MAXLEN ~); a longer stream's start cannot be replayed
+MAX_ENTRIES = 100_000  # per stream (MAXLEN ~), each a batch of events; beyond, the start goes
 FAILURES = (RedisError, OSError, TimeoutError)  # what a Redis call that failed raises
 _RACED = object()  # a takeover found the stream ended or claimed by another replica
 
@@ -74,7 +76,7 @@ def stream_interrupted(stream_id: str) -> APIError:
 def stream_truncated(stream_id: str) -> APIError:
     return APIError(
         410,
-        f"The start of stream '{stream_id}' is no longer logged (over {MAX_EVENTS} events).",
+        f"The start of stream '{stream_id}' is no longer logged (over {MAX_ENTRIES} batches).",
         code="stream_truncated",
     )
 
@@ -167,12 +169,12 @@ class RedisEventLog:
                 done = log.done  # read first: once done, every event is in the list
                 batch = log.events[sent:]
                 pipe = self._redis.pipeline(transaction=False)
-                for position, event in enumerate(batch, sent + 1):
+                if batch:  # one entry per batch: the cost of a call is per entry, not per byte
                     pipe.xadd(
                         events_key,
-                        {"d": event},
-                        id=f"0-{position}",
-                        maxlen=MAX_EVENTS,
+                        {"n": sent + 1, "d": b"".join(batch)},
+                        id=f"0-{sent + len(batch)}",
+                        maxlen=MAX_ENTRIES,
                         approximate=True,
                     )
                 if done:
@@ -266,16 +268,18 @@ class RedisEventLog:
             batch: list[bytes] = []
             ended = False
             for entry_id, fields in found[0][1]:
-                position = int(entry_id.split(b"-")[1])
-                if position != last + 1:
-                    batch.append(error_event(stream_truncated(sid)))
-                    ended = True
-                    break
-                last = position
                 if b"end" in fields:
                     ended = True
                     break
-                batch.append(fields[b"d"])
+                first, events = int(fields[b"n"]), fields[b"d"]
+                if first > last + 1:
+                    batch.append(error_event(stream_truncated(sid)))
+                    ended = True
+                    break
+                if first <= last:  # the entry starts before the position asked for
+                    events = b"".join(split_events(events)[last + 1 - first :])
+                last = int(entry_id.split(b"-")[1])
+                batch.append(events)
             if batch:
                 yield b"".join(batch)
             if ended:
@@ -296,14 +300,14 @@ class RedisEventLog:
         entries: list[Any] = await self.call(self._xrange(self._key(sid, "events")))
         raw_meta = await self.call(self._redis.get(self._key(sid, "meta")))
         logged: list[bytes] = []
-        for entry_id, fields in entries:
+        for _, fields in entries:
             if b"end" in fields:  # it ended after all: nothing to take over
                 await self.call(self._redis.delete(lease_key))
                 return _RACED
-            if int(entry_id.split(b"-")[1]) != len(logged) + 1 or raw_meta is None:
+            if int(fields[b"n"]) != len(logged) + 1 or raw_meta is None:
                 logged = []  # its start is gone (trimmed or expired): not continuable
                 break
-            logged.append(fields[b"d"])
+            logged.extend(split_events(fields[b"d"]))
         events = takeover(logged) if logged else None
         if events is None:
             await self.call(self._redis.delete(lease_key))
@@ -338,6 +342,12 @@ class RedisEventLog:
         for task in list(self._mirrors):
             task.cancel()
         await self._redis.aclose()
+
+
+def split_events(joined: bytes) -> list[bytes]:
+    """The SSE events of an entry, back to back (each ends in a blank line, and none holds
+    one before its end: every field is one line of JSON or text)."""
+    return [part + b"\n\n" for part in joined.split(b"\n\n")[:-1]]
 
 
 async def check_store(url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
