@@ -489,3 +489,17 @@ def test_without_pydantic_the_parse_calls_say_what_to_install() -> None:
     assert len(lines) == 4, done.stderr
     assert all("pip install 'pydantic>=2'" in line for line in lines)
     assert "response_format" in lines[0] and "text_format" in lines[2]
+
+
+def test_parse_on_a_client_with_official_types(base_url: str) -> None:
+    """Libraries that want the official classes get them from parse() too, parsed fields in."""
+    settings: dict[str, Any] = {"base_url": base_url, "api_key": "sk", "max_retries": 0}
+    with rillet.OpenAI(**settings, official_types=True) as client:
+        completion = client.chat.completions.parse(
+            model="m", messages=MESSAGES, response_format=Plan
+        )
+        response = client.responses.parse(model="m", input="Hi", text_format=Plan)
+    assert isinstance(completion, openai.types.chat.ParsedChatCompletion)
+    assert isinstance(completion.choices[0].message.parsed, Plan)
+    assert isinstance(response, openai.types.responses.ParsedResponse)
+    assert isinstance(response.output_parsed, Plan)
