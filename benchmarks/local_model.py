@@ -261,13 +261,15 @@ async def run_client(
 
 
 @contextmanager
-def rillet_server(*extra: str) -> Iterator[str]:
-    """`rillet serve --port 0 EXTRA...` in a subprocess: its base URL once it listens."""
+def rillet_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`rillet serve --port 0 EXTRA...` in a subprocess (environment `env`, by default this
+    one's): its base URL once it listens."""
     process = subprocess.Popen(
         [sys.executable, "-m", "rillet", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
     try:
         assert process.stdout is not None
@@ -302,13 +304,14 @@ def llama_cpp_server(*extra: str) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_until(lambda: _answers(f"{base_url}/models"), 120, process)
+        wait_ready(lambda: answers(f"{base_url}/models"), 120, process)
         yield base_url
     finally:
         stop_server(process)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether a GET of `url` answers 200 now (a peer that is still loading answers 503)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
@@ -316,9 +319,8 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wait_until(
-    ready: Callable[[], bool], timeout: float, process: subprocess.Popen[bytes]
-) -> None:
+def wait_ready(ready: Callable[[], bool], timeout: float, process: subprocess.Popen[bytes]) -> None:
+    """Poll `ready` until it holds; fail at once if the peer process exits, or at `timeout`."""
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
