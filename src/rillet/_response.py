@@ -51,6 +51,7 @@ __all__ = [
     "cast_response",
     "raw_response",
     "streamed_response",
+    "view",
 ]
 
 T = TypeVar("T")
@@ -329,6 +330,27 @@ class StreamingView(_View[Res]):
 
 class AsyncStreamingView(_View[Res]):
     pass
+
+
+V = TypeVar("V")  # a view class
+
+
+class view(Generic[V]):
+    """A resource's `with_raw_response` / `with_streaming_response`: made on first use from
+    the resource, then kept on it (`with_raw_response = view(lambda r: XWithRawResponse(r))`;
+    the lambda names a class defined after the resource's)."""
+
+    def __init__(self, make: Callable[[Any], V]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, resource: Resource[Any], owner: object) -> V:
+        made = self._make(resource)
+        resource.__dict__[self._name] = made  # later reads are plain attribute reads
+        return made
 
 
 class _Wrapped(Generic[Res, P, R]):

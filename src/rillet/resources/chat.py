@@ -17,6 +17,7 @@ from rillet._response import (
     async_streamed_response,
     raw_response,
     streamed_response,
+    view,
 )
 from rillet._send import RequestSpec
 from rillet._streams.chat_state import ChatCompletionStreamState
@@ -287,15 +288,9 @@ class Completions(SyncResource):
         body, state = _stream_request(response_format, params)
         return self._manage(_ENDPOINT, body, lambda raw: ChatCompletionStream(raw, state))
 
-    @cached_property
-    def with_raw_response(self) -> CompletionsWithRawResponse:
-        """`create(...)` returning the HTTP response too (`.headers`, `.parse()`)."""
-        return CompletionsWithRawResponse(self)
+    with_raw_response = view(lambda resource: CompletionsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> CompletionsWithStreamingResponse:
-        """`with ....create(...) as response:` the HTTP response, its body unread."""
-        return CompletionsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: CompletionsWithStreamingResponse(resource))
 
 
 class AsyncCompletions(AsyncResource):
@@ -344,13 +339,9 @@ class AsyncCompletions(AsyncResource):
         body, state = _stream_request(response_format, params)
         return self._manage(_ENDPOINT, body, lambda raw: AsyncChatCompletionStream(raw, state))
 
-    @cached_property
-    def with_raw_response(self) -> AsyncCompletionsWithRawResponse:
-        return AsyncCompletionsWithRawResponse(self)
+    with_raw_response = view(lambda resource: AsyncCompletionsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> AsyncCompletionsWithStreamingResponse:
-        return AsyncCompletionsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: AsyncCompletionsWithStreamingResponse(resource))
 
 
 class Chat(Resource["OpenAI"]):

@@ -5,7 +5,6 @@ servers that do (vLLM, llama.cpp's server, OpenAI)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Required, Unpack, overload
 
 from rillet._response import (
@@ -17,6 +16,7 @@ from rillet._response import (
     async_streamed_response,
     raw_response,
     streamed_response,
+    view,
 )
 from rillet._streams.stream import AsyncStream, Stream
 from rillet._types import NotGiven, RequestOptions
@@ -86,13 +86,9 @@ class Completions(SyncResource):
         """`create()` with one signature, for the raw-response views."""
         return self._create(_ENDPOINT, params, stream)
 
-    @cached_property
-    def with_raw_response(self) -> CompletionsWithRawResponse:
-        return CompletionsWithRawResponse(self)
+    with_raw_response = view(lambda resource: CompletionsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> CompletionsWithStreamingResponse:
-        return CompletionsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: CompletionsWithStreamingResponse(resource))
 
 
 class AsyncCompletions(AsyncResource):
@@ -121,13 +117,9 @@ class AsyncCompletions(AsyncResource):
     ) -> Completion | AsyncStream[Completion]:
         return await self._create(_ENDPOINT, params, stream)
 
-    @cached_property
-    def with_raw_response(self) -> AsyncCompletionsWithRawResponse:
-        return AsyncCompletionsWithRawResponse(self)
+    with_raw_response = view(lambda resource: AsyncCompletionsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> AsyncCompletionsWithStreamingResponse:
-        return AsyncCompletionsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: AsyncCompletionsWithStreamingResponse(resource))
 
 
 # `with_raw_response` / `with_streaming_response` (rillet/_response.py): `parse()` of

@@ -11,7 +11,6 @@ import array
 import base64
 import sys
 from collections.abc import Iterable
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Required, Unpack
 
 from rillet._response import (
@@ -23,6 +22,7 @@ from rillet._response import (
     async_streamed_response,
     raw_response,
     streamed_response,
+    view,
 )
 from rillet._types import NotGiven, RequestOptions, is_given
 from rillet.resources._resource import AsyncResource, SyncResource, create_params
@@ -79,13 +79,9 @@ class Embeddings(SyncResource):
         spec = self._client._spec("POST", "/embeddings", body)
         return _decoded(self._client._request(spec, CreateEmbeddingResponse), decode)
 
-    @cached_property
-    def with_raw_response(self) -> EmbeddingsWithRawResponse:
-        return EmbeddingsWithRawResponse(self)
+    with_raw_response = view(lambda resource: EmbeddingsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> EmbeddingsWithStreamingResponse:
-        return EmbeddingsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: EmbeddingsWithStreamingResponse(resource))
 
 
 class AsyncEmbeddings(AsyncResource):
@@ -94,13 +90,9 @@ class AsyncEmbeddings(AsyncResource):
         spec = self._client._spec("POST", "/embeddings", body)
         return _decoded(await self._client._request(spec, CreateEmbeddingResponse), decode)
 
-    @cached_property
-    def with_raw_response(self) -> AsyncEmbeddingsWithRawResponse:
-        return AsyncEmbeddingsWithRawResponse(self)
+    with_raw_response = view(lambda resource: AsyncEmbeddingsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> AsyncEmbeddingsWithStreamingResponse:
-        return AsyncEmbeddingsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: AsyncEmbeddingsWithStreamingResponse(resource))
 
 
 # `with_raw_response` / `with_streaming_response` (rillet/_response.py).

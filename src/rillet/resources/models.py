@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
-from functools import cached_property
 from typing import TYPE_CHECKING, Unpack
 from urllib.parse import quote
 
@@ -17,6 +16,7 @@ from rillet._response import (
     async_streamed_response,
     raw_response,
     streamed_response,
+    view,
 )
 from rillet._types import RequestOptions
 from rillet.resources._resource import AsyncResource, SyncResource
@@ -51,13 +51,9 @@ class Models(SyncResource):
     def retrieve(self, model: str, **options: Unpack[RequestOptions]) -> Model:
         return self._client._request(self._client._spec("GET", _path(model), options), Model)
 
-    @cached_property
-    def with_raw_response(self) -> ModelsWithRawResponse:
-        return ModelsWithRawResponse(self)
+    with_raw_response = view(lambda resource: ModelsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> ModelsWithStreamingResponse:
-        return ModelsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: ModelsWithStreamingResponse(resource))
 
 
 class AsyncModelsList:
@@ -87,13 +83,9 @@ class AsyncModels(AsyncResource):
         spec = self._client._spec("GET", _path(model), options)
         return await self._client._request(spec, Model)
 
-    @cached_property
-    def with_raw_response(self) -> AsyncModelsWithRawResponse:
-        return AsyncModelsWithRawResponse(self)
+    with_raw_response = view(lambda resource: AsyncModelsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> AsyncModelsWithStreamingResponse:
-        return AsyncModelsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: AsyncModelsWithStreamingResponse(resource))
 
 
 # `with_raw_response` / `with_streaming_response` (rillet/_response.py).

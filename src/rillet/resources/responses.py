@@ -23,6 +23,7 @@ from rillet._response import (
     async_streamed_response,
     raw_response,
     streamed_response,
+    view,
 )
 from rillet._send import RequestSpec
 from rillet._streams.helpers import (
@@ -396,13 +397,9 @@ class Responses(SyncResource):
     def input_items(self) -> InputItems:
         return InputItems(self._client)
 
-    @cached_property
-    def with_raw_response(self) -> ResponsesWithRawResponse:
-        return ResponsesWithRawResponse(self)
+    with_raw_response = view(lambda resource: ResponsesWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> ResponsesWithStreamingResponse:
-        return ResponsesWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: ResponsesWithStreamingResponse(resource))
 
 
 class AsyncResponses(AsyncResource):
@@ -519,13 +516,9 @@ class AsyncResponses(AsyncResource):
     def input_items(self) -> AsyncInputItems:
         return AsyncInputItems(self._client)
 
-    @cached_property
-    def with_raw_response(self) -> AsyncResponsesWithRawResponse:
-        return AsyncResponsesWithRawResponse(self)
+    with_raw_response = view(lambda resource: AsyncResponsesWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> AsyncResponsesWithStreamingResponse:
-        return AsyncResponsesWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: AsyncResponsesWithStreamingResponse(resource))
 
 
 class InputItems(SyncResource):
@@ -552,13 +545,9 @@ class InputItems(SyncResource):
         page = self._client._request(spec, ResponseItemList)
         return SyncCursorPage(page, query, lambda after: self._page(path, after, options))
 
-    @cached_property
-    def with_raw_response(self) -> InputItemsWithRawResponse:
-        return InputItemsWithRawResponse(self)
+    with_raw_response = view(lambda resource: InputItemsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> InputItemsWithStreamingResponse:
-        return InputItemsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: InputItemsWithStreamingResponse(resource))
 
 
 class AsyncInputItems(AsyncResource):
@@ -584,13 +573,9 @@ class AsyncInputItems(AsyncResource):
         page = await self._client._request(spec, ResponseItemList)
         return AsyncCursorPage(page, query, lambda after: self._page(path, after, options))
 
-    @cached_property
-    def with_raw_response(self) -> AsyncInputItemsWithRawResponse:
-        return AsyncInputItemsWithRawResponse(self)
+    with_raw_response = view(lambda resource: AsyncInputItemsWithRawResponse(resource))
 
-    @cached_property
-    def with_streaming_response(self) -> AsyncInputItemsWithStreamingResponse:
-        return AsyncInputItemsWithStreamingResponse(self)
+    with_streaming_response = view(lambda resource: AsyncInputItemsWithStreamingResponse(resource))
 
 
 # `with_raw_response` / `with_streaming_response` (rillet/_response.py): each method takes
