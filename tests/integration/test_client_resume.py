@@ -24,6 +24,7 @@ import pytest
 
 import rillet
 from tests._server import run_server
+from tests._wait import wait_until_async
 from tests.integration.canned import (
     CannedServer,
     Connection,
@@ -79,10 +80,13 @@ class Resumable:
         failures: int = 1,
         reattach_status: int | None = None,
         again: bool = False,
+        cancel_gate: threading.Event | None = None,
     ) -> None:
         """`again`: a first request made again (no id was seen) gets the whole stream."""
         self.events = events
         self.again = again
+        self.cancel_gate = cancel_gate  # set: /cancel is answered only once it is set
+        self.cancels_answered = 0
         self.fail = fail
         self.after = after
         self.echo = echo
@@ -99,7 +103,10 @@ class Resumable:
         if request.path.endswith("/cancel"):
             with self.lock:
                 self.cancels.append(request)
+            if self.cancel_gate is not None:
+                self.cancel_gate.wait(10)
             conn.json(200, {"id": CHAT, "object": "chat.completion.stream", "status": "cancelled"})
+            self.cancels_answered += 1
             return True
         position = self._asked(request)
         if position is None and self.again and self.failed >= self.failures:
@@ -482,6 +489,49 @@ def test_closing_before_the_end_cancels_the_stream(
     (cancel,) = handler.cancels
     assert (cancel.method, cancel.path) == ("POST", f"/s/v1/chat/completions/{CHAT}/cancel")
     assert cancel.headers["authorization"] == "Bearer sk-test"
+
+
+def test_a_task_cancelled_mid_stream_ends_at_once_and_the_server_is_still_told(
+    serve: Callable[[Resumable], CannedServer],
+) -> None:
+    """`task.cancel()` inside `async with stream`: the close does not keep the cancelled
+    task waiting on the cancel request (its canceller awaits it); the request goes out
+    from a task of its own."""
+    gate = threading.Event()
+    handler = Resumable(chat_events(), fail="hold", cancel_gate=gate)
+    server = serve(handler)
+    create: dict[str, Any] = {"model": "gpt-4", "messages": MESSAGES, "stream": True}
+
+    async def main() -> None:
+        async with rillet.AsyncOpenAI(**settings(server)) as c:
+            started = asyncio.Event()
+
+            async def read() -> None:
+                async with await c.chat.completions.create(**create) as stream:
+                    async for _ in stream:
+                        started.set()
+
+            task = asyncio.create_task(read())
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # Done while the server holds the cancel request, which is in flight from a task
+            # of its own.
+            assert handler.cancels_answered == 0 and stream_tasks()
+            await wait_until_async(lambda: len(handler.cancels) == 1)
+            gate.set()
+            await wait_until_async(lambda: not stream_tasks())
+
+    asyncio.run(main())
+    (cancel,) = handler.cancels
+    assert cancel.path == f"/s/v1/chat/completions/{CHAT}/cancel"
+
+
+def stream_tasks() -> set[asyncio.Task[None]]:
+    from rillet._streams.stream import _pending_closes
+
+    return _pending_closes
 
 
 @pytest.mark.parametrize("mode", MODES)

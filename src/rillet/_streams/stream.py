@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -463,9 +463,15 @@ class AsyncStream(AsyncCloses, _BaseStream[T]):
         await self._iterator.aclose()
         await self.response.aclose()
         cancel = self._cancel()
-        if cancel is not None:
-            with contextlib.suppress(Exception):
-                await self._send(cancel)
+        if cancel is None:
+            return
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Closed because its task is being cancelled: whoever cancelled it waits for it,
+            # so the server is told from a task of its own rather than in this one.
+            _background(_quietly(self._send(cancel)))
+            return
+        await _quietly(self._send(cancel))
 
     aclose = close
 
@@ -480,6 +486,17 @@ class AsyncStream(AsyncCloses, _BaseStream[T]):
 
 
 def _schedule_close(response: httpx.Response) -> None:
-    task = asyncio.ensure_future(response.aclose())
+    _background(response.aclose())
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` in a task of its own, kept referenced until it is done."""
+    task = asyncio.ensure_future(work)
     _pending_closes.add(task)
     task.add_done_callback(_pending_closes.discard)
+
+
+async def _quietly(call: Awaitable[object]) -> None:
+    """Best-effort: the stream is closed whatever the cancel request's fate."""
+    with contextlib.suppress(Exception):
+        await call
