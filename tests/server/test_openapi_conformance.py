@@ -28,7 +28,7 @@ from rillet.server.app import create_app
 from rillet.server.backends.synthetic.backend import SyntheticBackend
 from rillet.server.context import ServerConfig
 
-from .fakes import serve_app, sse_data
+from .fakes import ScriptedBackend, serve_app, sse_data
 
 SPEC = Path(__file__).resolve().parents[1] / "data" / "openapi" / "openapi.yaml"
 BASE = "urn:openai-openapi"
@@ -288,17 +288,34 @@ def test_error_bodies(
     checker.check("ErrorResponse", response.json())
 
 
-def test_in_band_stream_errors(url: str, checker: Checker) -> None:
-    """A Responses stream the backend refuses mid-way ends with an `error` event."""
-    impossible = {"type": "string", "minLength": 5, "maxLength": 2}
-    text = {"format": {"type": "json_schema", "name": "bad", "schema": impossible}}
-    body = {"model": "m", "input": "x", "text": text}
-    response = post(url, "/responses", {**body, "stream": True})
-    if response.status_code == 200:
-        for event in (json.loads(p) for p in sse_data(response.text)):
+def test_a_refused_stream_is_a_plain_error(checker: Checker) -> None:
+    with serve_app(create_app(ScriptedBackend(reject="cannot"), ServerConfig())) as url:
+        for path, body in [
+            ("/responses", {"model": "m", "input": "x", "stream": True}),
+            ("/completions", {"model": "m", "prompt": "x", "stream": True}),
+        ]:
+            response = post(url, path, body)
+            assert response.status_code == 400
+            checker.check("ErrorResponse", response.json())
+
+
+def test_streams_that_fail_midway(checker: Checker) -> None:
+    """A backend failing after its first tokens: chat's in-band error, `response.failed`."""
+    with serve_app(create_app(ScriptedBackend(fail_after=2), ServerConfig())) as url:
+        chat = post(url, "/chat/completions", {"model": "m", "messages": TOKYO, "stream": True})
+        *chunks, error = [json.loads(p) for p in sse_data(chat.text) if p != "[DONE]"]
+        for chunk in chunks:
+            checker.check("CreateChatCompletionStreamResponse", chunk)
+        checker.check("ErrorResponse", error)
+        events = stream_payloads(url, "/responses", {"model": "m", "input": "x"})
+        assert events[-1]["type"] == "response.failed"
+        for event in events:
             checker.check(event_schemas()[event["type"]], event)
-    else:
-        checker.check("ErrorResponse", response.json())
+        legacy = post(url, "/completions", {"model": "m", "prompt": "x", "stream": True})
+        *pieces, error = [json.loads(p) for p in sse_data(legacy.text) if p != "[DONE]"]
+        for piece in pieces:
+            checker.check("CreateCompletionResponse", piece)
+        checker.check("ErrorResponse", error)
 
 
 def test_every_exception_still_occurs_and_every_schema_was_checked(checker: Checker) -> None:
@@ -309,5 +326,6 @@ def test_every_exception_still_occurs_and_every_schema_was_checked(checker: Chec
         "ResponseItemList", "CreateCompletionResponse", "CreateEmbeddingResponse",
         "ListModelsResponse", "Model", "ErrorResponse", "ResponseFunctionCallArgumentsDoneEvent",
         "ResponseTextDeltaEvent", "ResponseCompletedEvent", "ResponseIncompleteEvent",
+        "ResponseFailedEvent",
     }  # fmt: skip
     assert expected <= set(checker.checked), expected - set(checker.checked)
