@@ -1,5 +1,5 @@
 """`client.completions` (legacy Completions) and `client.embeddings`, sync and async, against
-canned loopback servers: `rillet serve` does not serve these endpoints yet."""
+canned loopback servers (test_server_completions_embeddings.py runs them on `rillet serve`)."""
 
 from __future__ import annotations
 
