@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 install_extras "dev,local"
 # System packages the suite drives for real: a redis-server for `--store redis://`, Debian's
-# Chromium for the playground's browser tests (each script does nothing when it is there).
+# Chromium and Firefox ESR for the playground's browser tests (each script does nothing when
+# they are there).
 bash scripts/redis.sh
 bash scripts/browser.sh
 echo "==> ruff check"

@@ -312,6 +312,59 @@ def test_markdown_renders_as_elements(echo: str, browser: Browser) -> None:
     assert browser.problems == []
 
 
+TABLE_AND_LIST = """Release plan:
+
+| Step | Owner | Days | Status |
+|:-----|:-----:|-----:|--------|
+| Design the `resume` flow | ana | 3 | **done** |
+| Build it | ben | 5 | in review |
+| Ship | cy | 1 | next |
+
+1. Before the release
+   - freeze the API
+     - tag `v1.2`
+   - write the notes
+2. After it
+   - watch the *error rate*"""
+
+WIDE = (
+    "| "
+    + " | ".join(f"column {n}" for n in range(12))
+    + " |\n"
+    + "|---" * 12
+    + "|\n"
+    + ("| " + " | ".join("a-rather-long-cell" for _ in range(12)) + " |")
+)
+
+
+def test_a_table_and_nested_lists_look_right(echo: str, browser: Browser, tmp_path: Path) -> None:
+    page = browser.page_at(echo)
+    send(page, TABLE_AND_LIST)
+    content = wait_answered(page).locator(".content")
+    table = content.get_by_role("table")
+    expect(table.get_by_role("columnheader")).to_have_text(["Step", "Owner", "Days", "Status"])
+    expect(table.get_by_role("row")).to_have_count(4)
+    expect(table.get_by_role("cell", name="3", exact=True)).to_have_css("text-align", "right")
+    expect(table.get_by_role("cell", name="ana")).to_have_css("text-align", "center")
+    expect(table.locator("td code")).to_have_text("resume")
+    expect(content.locator("ol > li > ul > li > ul > li")).to_have_text("tag v1.2")
+    expect(content.locator("ol > li > ul > li em")).to_have_text("error rate")
+    screenshot(page, tmp_path, "playground-markdown.png")
+    assert browser.problems == []
+
+
+def test_a_wide_table_scrolls_inside_its_box_on_a_phone(echo: str, phone: Browser) -> None:
+    page = phone.page_at(echo)
+    send(page, WIDE)
+    box = wait_answered(page).locator(".table-wrap")
+    expect(box.locator("th")).to_have_count(12)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    assert box.evaluate("box => box.scrollWidth > box.clientWidth")  # it scrolls, by itself
+    box.focus()  # and from the keyboard
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.table-wrap').scrollLeft > 0")
+
+
 # ---------------------------------------------------------------- keyboard, phone, screenshots
 
 
