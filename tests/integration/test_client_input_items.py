@@ -13,7 +13,7 @@ import openai
 import pytest
 
 import rillet
-from rillet.resources._pages import AsyncCursorPage, AsyncPaginator, SyncCursorPage
+from rillet.pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
 from rillet.types.responses import (
     ResponseFunctionToolCallItem,
     ResponseFunctionToolCallOutputItem,

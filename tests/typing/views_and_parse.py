@@ -9,7 +9,7 @@ import pydantic
 
 import rillet
 from rillet._response import APIResponse, LegacyAPIResponse
-from rillet.resources._pages import AsyncPaginator, SyncCursorPage
+from rillet.pagination import AsyncPaginator, SyncCursorPage
 from rillet.types.chat import ChatCompletion, ChatCompletionChunk, ParsedChatCompletion
 from rillet.types.responses import ParsedResponse, Response, ResponseItem
 
