@@ -125,6 +125,26 @@ def meta(tab: Tab, index: int = -1) -> str:
     return part(tab, ".meta", index)
 
 
+def cancelled_log(root: str, completion: str, prompt: str, **params: Any) -> str:
+    """The server's log of the page's chat stream, replayed from its start, once it ends
+    with the cancel the page sent (the request body is the page's, rebuilt)."""
+    body = chat_body(
+        [{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True},
+        **params,
+    )
+
+    def replay() -> str:
+        headers = {"Last-Event-ID": f"{completion}:0"}
+        answer = httpx.post(f"{root}v1/chat/completions", json=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    wait_until(lambda: "stream_cancelled" in replay(), timeout=10)
+    return replay()
+
+
 # ---------------------------------------------------------------- streaming, Stop, reload
 
 
@@ -170,23 +190,8 @@ def test_stop_ends_the_answer_and_the_generation(paced: str, tab: Tab) -> None:
     assert kept and len(kept) < len(full) and full.startswith(kept)
     # The page cancelled the stream on the server: replayed from its start, the server's
     # log ends with the cancel, well short of the full answer.
-    completion = stored_answer(tab)["meta"]["id"]
-    body = chat_body(
-        [{"role": "user", "content": LONG}],
-        stream=True,
-        stream_options={"include_usage": True},
-        max_tokens=200,
-    )
-
-    def replay() -> str:
-        answer = httpx.post(
-            f"{paced}v1/chat/completions", json=body, headers={"Last-Event-ID": f"{completion}:0"}
-        )
-        assert answer.status_code == 200, answer.text
-        return answer.text
-
-    wait_until(lambda: "stream_cancelled" in replay(), timeout=10)
-    assert '"finish_reason":"length"' not in replay()
+    log = cancelled_log(paced, stored_answer(tab)["meta"]["id"], LONG, max_tokens=200)
+    assert '"finish_reason":"length"' not in log
     # The next request is served, and the stopped answer stays as it was.
     send(tab, "Hi")
     assert wait_answered(tab, 2) == "done"
@@ -350,6 +355,29 @@ def test_resuming_gives_up_after_three_tries_in_a_row(quick: str, tab: Tab) -> N
     assert "3 tries to resume it failed" in part(tab, ".error")
     kept = stored_answer(tab)["content"]
     assert kept and api_answer(quick, [{"role": "user", "content": LONG}]).startswith(kept)
+    tab.problems.clear()
+
+
+RESUMING = (
+    "() => /^Connection lost: resuming \\(try [1-3] of 3\\)…$/"
+    ".test(document.querySelector('li.msg.assistant .flag')?.textContent ?? '')"
+)
+
+
+def test_stop_while_resuming_cancels_the_stream(paced: str, tab: Tab) -> None:
+    with cut_proxy(paced, [3000, 0, 0, 0, 0, 0]) as (url, _):
+        tab.open(url)
+        open_settings(tab)
+        tab.fill("#s-max-tokens", "200")
+        send(tab, LONG)
+        tab.wait(RESUMING)  # the page shows it is resuming, between tries
+        assert status(tab) == "streaming"
+        tab.click("#stop")
+        assert wait_answered(tab) == "stopped"
+    kept = stored_answer(tab)["content"]
+    assert kept and api_answer(paced, [{"role": "user", "content": LONG}]).startswith(kept)
+    log = cancelled_log(paced, stored_answer(tab)["meta"]["id"], LONG, max_tokens=200)
+    assert '"finish_reason":"length"' not in log  # stopped on the server, long before its end
     tab.problems.clear()
 
 
