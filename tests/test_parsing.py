@@ -157,3 +157,11 @@ def test_a_content_filtered_response_raises() -> None:
     )
     with pytest.raises(rillet.ContentFilterFinishReasonError):
         Parser(Address, None, responses=True).response(response)
+
+
+def test_partial_arguments_only_when_pydantic_is_in_play() -> None:
+    strict = [{"type": "function", "function": {"name": "f", "strict": True, "parameters": {}}}]
+    assert Parser(None, strict).partial_arguments("f", '{"a": 1, "b"') is None
+    with_model = [*strict, rillet.pydantic_function_tool(Address, name="g")]
+    assert Parser(None, with_model).partial_arguments("f", '{"a": 1, "b"') == {"a": 1}
+    assert Parser(Address, None).partial_content('{"street": "Main", "ci') == {"street": "Main"}
