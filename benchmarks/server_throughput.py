@@ -119,12 +119,18 @@ async def one_connection(
 
 
 async def generate_load(
-    host: str, port: int, body: dict[str, Any], concurrency: int, duration: float
+    host: str,
+    port: int,
+    body: dict[str, Any],
+    concurrency: int,
+    duration: float,
+    headers: bytes = b"",
 ) -> dict[str, float]:
+    """`headers`: extra header lines, each ending in CRLF (benchmarks/resume.py opts in)."""
     payload = json.dumps(body).encode()
     request = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (host.encode(), len(payload), payload)
+        b"%sContent-Length: %d\r\n\r\n%s" % (host.encode(), headers, len(payload), payload)
     )
     stats = [0, 0]
     started = time.perf_counter()

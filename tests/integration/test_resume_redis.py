@@ -13,7 +13,16 @@ import pytest
 
 from tests._redis import redis_server
 from tests._server import run_server
-from tests._sse_blocks import blocks, data, event_id, text_of
+from tests._sse_blocks import (
+    assert_whole_chat,
+    blocks,
+    chat_head,
+    chat_rest,
+    data,
+    event_id,
+    last_id,
+    text_of,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -36,36 +45,10 @@ def replicas() -> Iterator[tuple[str, str]]:
 
 def test_a_stream_dropped_on_one_replica_resumes_on_another(replicas: tuple[str, str]) -> None:
     a, b = replicas
-    head: list[bytes] = []
-    with httpx.stream(
-        "POST",
-        f"{a}/chat/completions",
-        json=BODY,
-        headers={"X-Rillet-Resumable": "1", **KEY},
-        timeout=30,
-    ) as response:
-        assert response.headers["x-rillet-resumable"] == "1"
-        for block in blocks(response.iter_raw()):
-            head.append(block)
-            if len(head) == 6:
-                break
-    last = event_id(head[-1])
-    assert last is not None
-    stream_id = last.rsplit(":", 1)[0]
-    with httpx.stream(
-        "POST",
-        f"{b}/chat/completions",
-        json=BODY,
-        headers={"Last-Event-ID": last, **KEY},
-        timeout=30,
-    ) as response:
-        assert response.status_code == 200
-        tail = list(blocks(response.iter_raw()))
-    combined = head + tail
-    assert [event_id(e) for e in combined] == [
-        f"{stream_id}:{n}" for n in range(1, len(combined) + 1)
-    ]
-    assert data(combined[-1]) == "[DONE]"
+    head = chat_head(a, BODY, 6, KEY)
+    last = last_id(head)
+    combined = head + chat_rest(b, BODY, last, KEY)
+    stream_id = assert_whole_chat(combined)
     # The same bytes as the whole log read on either replica, the same text as a stream
     # that was never interrupted.
     for url in (a, b):

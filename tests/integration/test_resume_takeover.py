@@ -21,7 +21,16 @@ import pytest
 import rillet
 from tests._redis import redis_server
 from tests._server import server_process
-from tests._sse_blocks import blocks, data, event_id, text_of
+from tests._sse_blocks import (
+    assert_whole_chat,
+    blocks,
+    chat_head,
+    chat_rest,
+    data,
+    event_id,
+    last_id,
+    text_of,
+)
 from tests._wait import wait_until
 from tests.faults import FaultProxy
 
@@ -93,37 +102,11 @@ def test_a_killed_replicas_stream_is_taken_over_by_another(
         **extra,
     }
     with two_replicas(redis_url) as ((a, a_process), (b, _)):
-        head: list[bytes] = []
-        with httpx.stream(
-            "POST",
-            f"{a}/chat/completions",
-            json=body,
-            headers={"X-Rillet-Resumable": "1", **KEY},
-            timeout=30,
-        ) as response:
-            for block in blocks(response.iter_raw()):
-                head.append(block)
-                if len(head) == 5:
-                    break
+        head = chat_head(a, body, 5, KEY)
         kill(a_process)
-        last = event_id(head[-1])
-        assert last is not None
-        stream_id = last.rsplit(":", 1)[0]
-        with httpx.stream(
-            "POST",
-            f"{b}/chat/completions",
-            json=body,
-            headers={"Last-Event-ID": last, **KEY},
-            timeout=60,
-        ) as response:
-            assert response.status_code == 200
-            tail = list(blocks(response.iter_raw()))
-        combined = head + tail
+        combined = head + chat_rest(b, body, last_id(head), KEY)
         # Every position once, in order, to the end; no error event.
-        assert [event_id(e) for e in combined] == [
-            f"{stream_id}:{n}" for n in range(1, len(combined) + 1)
-        ]
-        assert data(combined[-1]) == "[DONE]"
+        stream_id = assert_whole_chat(combined)
         assert not any("error" in chunk for e in combined if isinstance(chunk := data(e), dict))
         # The same text as an uninterrupted stream (the synthetic backend is deterministic).
         assert texts(combined) == plain_text(b, body)
