@@ -64,3 +64,17 @@ def complete(
             return await client.chat.completions.create(**create)
 
     return asyncio.run(main())
+
+
+def run(mode: str, base_url: str, call: Any, client_kwargs: dict[str, Any] | None = None) -> Any:
+    """`call(client)` on an `OpenAI`, or awaited on an `AsyncOpenAI`: one call, both ways."""
+    settings = _settings(mode, base_url, client_kwargs)
+    if mode == "sync":
+        with rillet.OpenAI(**settings) as client:
+            return call(client)
+
+    async def main() -> Any:
+        async with rillet.AsyncOpenAI(**settings) as client:
+            return await call(client)
+
+    return asyncio.run(main())

@@ -4,7 +4,6 @@ loopback server (what each request asked for, page by page), then against a real
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,8 +21,7 @@ from rillet.types.responses import (
 )
 from tests._server import run_server
 from tests.integration.canned import CannedServer, Connection, Request, canned_server
-
-MODES = ("sync", "async")
+from tests.integration.drive import MODES, run
 
 ITEMS: list[dict[str, Any]] = [
     {
@@ -91,20 +89,6 @@ def canned() -> Iterator[CannedServer]:
 
 def queries(server: CannedServer) -> list[dict[str, list[str]]]:
     return [parse_qs(r.query) for r in server.requests if r.path.startswith("/items/")]
-
-
-def run(mode: str, base_url: str, call: Any) -> Any:
-    """`call(client)` on a sync client, or awaited on an async one."""
-    settings: dict[str, Any] = {"base_url": base_url, "api_key": "sk-test", "max_retries": 0}
-    if mode == "sync":
-        with rillet.OpenAI(**settings) as client:
-            return call(client)
-
-    async def main() -> Any:
-        async with rillet.AsyncOpenAI(**settings) as client:
-            return await call(client)
-
-    return asyncio.run(main())
 
 
 def test_one_page_and_its_fields(canned: CannedServer) -> None:

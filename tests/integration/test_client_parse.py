@@ -5,7 +5,6 @@ and their bad inputs, sync and async, compared with the official client where bo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -23,8 +22,8 @@ from rillet._parsing import UnparseableToolError
 from rillet.types.chat import ParsedChatCompletion, ParsedChatCompletionMessage
 from rillet.types.responses import ParsedResponse
 from tests._server import run_server
+from tests.integration.drive import MODES, run
 
-MODES = ("sync", "async")
 MESSAGES = [{"role": "user", "content": "Plan a trip to Paris in three steps."}]
 
 
@@ -63,20 +62,6 @@ WEATHER_CHOICE = {"type": "function", "function": {"name": "GetWeather"}}
 def base_url() -> Iterator[str]:
     with run_server("--backend", "synthetic") as url:
         yield url
-
-
-def run(mode: str, base_url: str, call: Any) -> Any:
-    """`call(client)` on a sync client, or awaited on an async one."""
-    settings: dict[str, Any] = {"base_url": base_url, "api_key": "sk-test", "max_retries": 0}
-    if mode == "sync":
-        with rillet.OpenAI(**settings) as client:
-            return call(client)
-
-    async def main() -> Any:
-        async with rillet.AsyncOpenAI(**settings) as client:
-            return await call(client)
-
-    return asyncio.run(main())
 
 
 def sent(raw: Any) -> Any:
