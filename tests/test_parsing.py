@@ -4,6 +4,7 @@ are the official client's, and answers are parsed (or refused) as officially."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any, Literal
 
 import pydantic
@@ -165,3 +166,13 @@ def test_partial_arguments_only_when_pydantic_is_in_play() -> None:
     with_model = [*strict, rillet.pydantic_function_tool(Address, name="g")]
     assert Parser(None, with_model).partial_arguments("f", '{"a": 1, "b"') == {"a": 1}
     assert Parser(Address, None).partial_content('{"street": "Main", "ci') == {"street": "Main"}
+
+
+class Hook(pydantic.BaseModel):
+    callback: Callable[[int], int]
+
+
+def test_a_model_without_a_json_schema_is_refused_by_name() -> None:
+    with pytest.raises(InvalidParameterError, match="Hook has no JSON schema") as caught:
+        rillet.pydantic_function_tool(Hook)
+    assert caught.value.parameter == "tools"
