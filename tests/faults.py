@@ -79,11 +79,18 @@ class FaultProxy:
     """
 
     def __init__(
-        self, upstream: Address, plan: Plan = no_faults, fallbacks: Sequence[Address] = ()
+        self,
+        upstream: Address,
+        plan: Plan = no_faults,
+        fallbacks: Sequence[Address] = (),
+        *,
+        rotate: bool = False,
     ) -> None:
         """`fallbacks`: addresses tried in order when `upstream` refuses a connection (a
-        load balancer in front of replicas, moving on from a dead one)."""
+        load balancer in front of replicas, moving on from a dead one); `rotate`: each new
+        connection starts from the next address (round robin)."""
         self.upstreams: list[Address] = [upstream, *fallbacks]
+        self.rotate = rotate
         self.plan = plan
         self.faults: Counter[str] = Counter()
         self.connections = 0
@@ -145,13 +152,14 @@ class FaultProxy:
         assert task is not None
         self._tasks.add(task)
         with self._lock:
+            number = self.connections
             self.connections += 1
             self.active += 1
         upstream_w: asyncio.StreamWriter | None = None
         pump: asyncio.Task[None] | None = None
         requests = [0]  # requests the client sent on this connection (the pump counts)
         try:
-            upstream_r, upstream_w = await self._connect()
+            upstream_r, upstream_w = await self._connect(number)
             pump = asyncio.create_task(_copy(client_r, upstream_w, requests))
             await self._answer(upstream_r, client_w, requests, pump)
         except (ConnectionError, OSError, asyncio.CancelledError):
@@ -175,11 +183,13 @@ class FaultProxy:
             self.requests += 1
         return self.plan(number)
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        for host, port in self.upstreams[:-1]:
+    async def _connect(self, number: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        start = number % len(self.upstreams) if self.rotate else 0
+        order = self.upstreams[start:] + self.upstreams[:start]
+        for host, port in order[:-1]:
             with contextlib.suppress(OSError):
                 return await asyncio.open_connection(host, port)
-        return await asyncio.open_connection(*self.upstreams[-1])
+        return await asyncio.open_connection(*order[-1])
 
     async def _answer(
         self,

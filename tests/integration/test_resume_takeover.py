@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +34,7 @@ from tests._sse_blocks import (
     text_of,
 )
 from tests._wait import wait_until
-from tests.faults import FaultProxy
+from tests.faults import FaultProxy, random_plan
 
 pytestmark = pytest.mark.redis
 
@@ -151,6 +153,54 @@ def test_rillets_client_rides_through_a_killed_replica(redis_url: str) -> None:
         wait_until(lambda: balancer.active == 0, timeout=10)
     assert resumes >= 1
     assert "".join(pieces) == expected
+
+
+def test_streams_behind_a_round_robin_balancer_survive_drops_and_a_killed_replica(
+    redis_url: str,
+) -> None:
+    """Twelve streams spread over both replicas, a fifth of the answers cut by the
+    balancer, and the replica A killed while streams run on it: every stream completes
+    with the uninterrupted text, every token once."""
+    streams = 12
+    arguments: dict[str, Any] = {
+        "model": "gpt-4",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": 60,
+    }
+    with two_replicas(redis_url) as ((a, a_process), (b, _)):
+        expected = plain_text(b, {**arguments, "stream": True})[0]
+        plan = random_plan(11, faulty=0.2, weights={"close": 1, "reset": 1}, span=4000)
+        balancer = FaultProxy(address(a), plan, fallbacks=[address(b)], rotate=True)
+        under_way = threading.Semaphore(0)
+        with (
+            balancer.running(),
+            rillet.OpenAI(
+                base_url=f"{balancer.url}/v1",
+                api_key="key-takeover",
+                timeout=30,
+                max_stream_resumes=8,
+            ) as client,
+        ):
+
+            def one(_: int) -> tuple[str, int]:
+                pieces: list[str] = []
+                with client.chat.completions.create(**arguments, stream=True) as stream:
+                    for chunk in stream:
+                        if chunk.choices:
+                            pieces.append(chunk.choices[0].delta.content or "")
+                        if len(pieces) == 3:
+                            under_way.release()
+                    return "".join(pieces), stream.resumes
+
+            with ThreadPoolExecutor(streams) as pool:
+                futures = [pool.submit(one, i) for i in range(streams)]
+                for _ in range(streams):  # every stream has begun: some of them on A
+                    assert under_way.acquire(timeout=60)
+                kill(a_process)
+                results = [future.result(timeout=120) for future in futures]
+        wait_until(lambda: balancer.active == 0, timeout=10)
+    assert [text for text, _ in results] == [expected] * streams
+    assert sum(resumes for _, resumes in results) >= 1
 
 
 def test_a_stream_that_cannot_be_continued_ends_with_stream_interrupted(redis_url: str) -> None:
