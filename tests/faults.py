@@ -205,13 +205,15 @@ class FaultProxy:
         that request's answer.
         """
         answered = 0
-        fault = Fault()
+        fault: Fault | None = None
         sent = 0
         while True:
             data = await upstream.read(65536)
             if not data:
                 return
-            if requests[0] != answered:  # the first bytes of a new answer
+            # The first bytes of a new answer; a protocol without HTTP request lines (Redis)
+            # draws one fault for the whole connection.
+            if fault is None or requests[0] != answered:
                 answered = requests[0]
                 fault, sent = self._next_fault(), 0
                 if fault.kind == "slow_headers":

@@ -157,3 +157,40 @@ async def test_redis_lost_mid_stream_ends_both_sides_with_an_error_event() -> No
         assert b'"code":"resume_store_unavailable"' in run.log.events[-1]
         await a.aclose()
         await b.aclose()
+
+
+async def test_a_redis_that_stops_answering_ends_the_stream_and_nothing_hangs(
+    redis_url: str,
+) -> None:
+    """Redis behind a proxy that stalls its answers: calls time out, the stream being
+    logged ends with an error event (what was logged before intact), and nothing hangs."""
+    from urllib.parse import urlsplit
+
+    from rillet.server.resume.redis import RedisEventLog
+    from tests.faults import Fault, FaultProxy
+
+    parts = urlsplit(redis_url)
+    assert parts.hostname is not None and parts.port is not None
+
+    def plan(number: int) -> Fault:  # every connection stalls after some replies
+        return Fault("stall", 600)
+
+    proxy = FaultProxy((parts.hostname, parts.port), plan)
+    with proxy.running():
+        a = RedisEventLog.from_url(f"redis://127.0.0.1:{proxy.port}/0")
+        a.heartbeat, a.timeout = 0.05, 0.5
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        run = ResumableRun("chatcmpl-r5", _fed(queue), 60)
+        await a.open(StreamMeta("chatcmpl-r5", "k"), run)
+        follower = run.log.follow(0)
+        run.start()
+        for n in range(1, 200):  # one event per mirror pass, until Redis stops answering
+            await queue.put(event(n))
+            await asyncio.wait_for(run.log.wait_beyond(n - 1), 10)  # never a hang
+            if run.done:
+                break
+        assert run.done and proxy.faults["stall"] == 1
+        here = b"".join([chunk async for chunk in follower])
+        assert here.endswith(b"\n\n") and b'"code":"resume_store_unavailable"' in here
+        assert here.startswith(event(1))  # what was logged before is all there
+        await a.aclose()
