@@ -1,6 +1,5 @@
 """`client.completions.create(...)`: the legacy Completions API (a prompt in, text out), sync
-and async, streamed or not. `rillet serve` does not serve it yet; the client does, for
-servers that do (vLLM, llama.cpp's server, OpenAI)."""
+and async, streamed or not, as `rillet serve`, vLLM, llama.cpp's server and OpenAI serve it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`client.embeddings.create(...)`, sync and async. `rillet serve` does not serve it yet.
+"""`client.embeddings.create(...)`, sync and async (`rillet serve` answers it on both backends).
 
 As the official client does, a call that does not choose `encoding_format` asks for
 `base64` (a quarter of the bytes of decimal floats) and decodes each vector to a list of
