@@ -554,6 +554,18 @@ def test_model_output_can_neither_run_script_nor_load_anything(echo: str, tab: T
     assert tab.problems == []
 
 
+def test_the_tab_records_errors_and_requests(echo: str, tab: Tab) -> None:
+    """The harness itself: `problems == []` and the request checks above mean something."""
+    tab.open(echo)
+    assert f"{echo}playground/app.js" in tab.requests
+    tab.js("() => { console.error('seen'); setTimeout(() => { throw new Error('thrown'); }); }")
+    # Each check calls into the page: Playwright delivers its events only during a call.
+    wait_until(lambda: tab.js("() => true") and len(tab.problems) >= 2, timeout=10)
+    assert any("seen" in problem for problem in tab.problems), tab.problems
+    assert any("thrown" in problem for problem in tab.problems), tab.problems
+    tab.problems.clear()
+
+
 def test_a_missing_browser_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without its binary a browser's tests say what to install (and fail under CI)."""
     monkeypatch.setattr(bidi, "FIREFOX", Path("/nonexistent/firefox-esr"))
