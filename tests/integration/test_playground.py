@@ -14,6 +14,7 @@ sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -74,22 +75,25 @@ class Browser(ChromiumTab):
         return self.page
 
 
-@pytest.fixture
-def browser(playwright: Playwright, tmp_path: Path) -> Iterator[Browser]:
-    session = Browser(playwright, tmp_path / "profile", DESKTOP)
+@contextlib.contextmanager
+def chromium(playwright: Playwright, profile: Path, viewport: dict[str, int]) -> Iterator[Browser]:
+    session = Browser(playwright, profile, viewport)
     try:
         yield session
     finally:
         session.close()
+
+
+@pytest.fixture
+def browser(playwright: Playwright, tmp_path: Path) -> Iterator[Browser]:
+    with chromium(playwright, tmp_path / "profile", DESKTOP) as session:
+        yield session
 
 
 @pytest.fixture
 def phone(playwright: Playwright, tmp_path: Path) -> Iterator[Browser]:
-    session = Browser(playwright, tmp_path / "phone-profile", PHONE)
-    try:
+    with chromium(playwright, tmp_path / "phone-profile", PHONE) as session:
         yield session
-    finally:
-        session.close()
 
 
 def send(page: Page, text: str) -> None:
