@@ -768,3 +768,35 @@ def test_rillet_serve_stream_closed_early_is_cancelled(paced_server: str, mode: 
     )
     assert again.status_code == 200
     assert again.json()["status"] == "finished"  # the client's close cancelled it already
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rillet_serve_response_stream_closed_early_is_cancelled(
+    paced_server: str, mode: str
+) -> None:
+    """A resumable Responses stream goes on for the window after a drop, but an explicit
+    close stops it: the client's cancel is honoured for it, not only for background ones."""
+    long = {**E2E_RESPONSE, "max_output_tokens": 2000}  # still running at the close
+    if mode == "sync":
+        with (
+            rillet.OpenAI(api_key="sk-e2e", base_url=paced_server) as c,
+            c.responses.create(stream=True, **long) as stream,
+        ):
+            response_id = next(stream).response.id  # type: ignore[union-attr]
+            next(stream)
+    else:
+
+        async def main() -> str:
+            async with rillet.AsyncOpenAI(api_key="sk-e2e", base_url=paced_server) as c:
+                async with await c.responses.create(stream=True, **long) as stream:
+                    found: str = (await stream.__anext__()).response.id  # type: ignore[union-attr]
+                    await stream.__anext__()
+                return found
+
+        response_id = asyncio.run(main())
+    stored = httpx.get(
+        f"{paced_server}/responses/{response_id}",
+        headers={"Authorization": "Bearer sk-e2e"},
+        timeout=10,
+    )
+    assert stored.json()["status"] == "cancelled"

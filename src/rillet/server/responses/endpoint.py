@@ -214,11 +214,14 @@ async def delete_response(request: Request) -> Response:
 
 
 async def cancel_response(request: Request) -> Response:
-    """Stop a background response; only those can be cancelled, as upstream."""
+    """Stop a response that runs without a reader: a background one (as upstream) or, a
+    rillet extension, one that asked for a resumable stream (it outlives its connection,
+    so a client that closes it on purpose must be able to stop it)."""
     run = await _stored(request)
-    if not run.background:
+    if not run.cancellable:
         raise bad_request(
-            "Only responses created with 'background' set to true can be cancelled.",
+            "Only responses created with 'background' set to true (or streamed with "
+            "X-Rillet-Resumable) can be cancelled.",
             code="invalid_value",
         )
     await run.aclose()

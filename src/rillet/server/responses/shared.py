@@ -67,6 +67,10 @@ class RemoteResponse:
         return bool(self.record["background"])
 
     @property
+    def cancellable(self) -> bool:
+        return bool(self.record["mirrored"])  # background or resumable: what is mirrored
+
+    @property
     def input_items(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.record["input_items"]
         return items

@@ -49,6 +49,8 @@ class StoredResponse(Protocol):
     def background(self) -> bool: ...
     @property
     def input_items(self) -> list[dict[str, Any]]: ...
+    @property
+    def cancellable(self) -> bool: ...
     def snapshot(self) -> dict[str, Any]: ...
     def history(self) -> list[dict[str, Any]]: ...
     def follow(self, after: int = -1) -> AsyncIterator[bytes]: ...
@@ -96,6 +98,11 @@ class ResponseRun:
     @property
     def log(self) -> StreamLog:
         return self._log
+
+    @property
+    def cancellable(self) -> bool:
+        """Runs without a reader (background, or resumable): `POST .../cancel` stops it."""
+        return self.background or self.resume_window is not None
 
     async def wait_done(self) -> None:
         """Return once the response has ended (without counting as one of its readers)."""
