@@ -88,7 +88,11 @@ def test_measured_ttft_and_itl_match_the_paced_server(
     rows = requests_of(tmp_path)
     measured = [r for r in rows if not r["warmup"]]
     paced_part = statistics.median((r["content_times"][0] - r["headers"]) * 1000 for r in measured)
-    assert TTFT_MS - 2 <= paced_part <= TTFT_MS + 25, paced_part
+    # Below T only when the client stamped the headers late: at concurrency 64, with its own
+    # process starved (the suite under coverage tracing, 2 cores), 68 ms was seen. TTFT, the
+    # figure reported, is still checked from below.
+    low = TTFT_MS - 2 if concurrency == 1 else 0
+    assert low <= paced_part <= TTFT_MS + 25, paced_part
     assert TTFT_MS - 2 <= ttft <= TTFT_MS + (40 if concurrency == 1 else 100), ttft
     assert itl == pytest.approx(1000 / RATE, rel=0.25)
     assert tpot == pytest.approx(1000 / RATE, rel=0.25)
