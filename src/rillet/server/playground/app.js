@@ -636,7 +636,10 @@
     item.querySelector(".flag")?.remove();
     item.querySelector(".error")?.remove();
     item.querySelector(".meta")?.remove();
-    const label = message.content ? STATUS_LABELS[message.status] : undefined;
+    // A cut answer is marked even when nothing of it had been shown yet (a browser may drop
+    // what it received but the page had not read when the connection failed).
+    const label =
+      message.content || message.status === "cut" ? STATUS_LABELS[message.status] : undefined;
     if (message.notice && message.status === "streaming") {
       content.after(el("span", "flag flag-resuming", message.notice));
     } else if (label) {
