@@ -40,7 +40,6 @@ class Progress:
     created: int
     position: int  # of the last logged event (chat positions count from 1)
     choices: list[ChoiceProgress]
-    usage_sent: bool = False
 
     def running(self) -> list[int]:
         """The choices still to finish."""
@@ -85,7 +84,7 @@ def progress(chat: ChatRequest, logged: list[bytes]) -> Progress | None:
                 state.finished = True
     if completion_id is None or usage_sent:
         return None  # nothing logged yet (the client starts over), or only [DONE] was left
-    return Progress(completion_id, created, len(logged), choices, usage_sent)
+    return Progress(completion_id, created, len(logged), choices)
 
 
 def _data(event: bytes) -> bytes | None:
